@@ -1,0 +1,124 @@
+//! Reaching a shard from other threads: the inbox and its waker.
+//!
+//! Each shard owns a channel (the inbox) and an eventfd registered in its
+//! epoll set. A [`ShardHandle`] pushes an envelope into the channel and, if
+//! the shard has not already been told, writes the eventfd to wake it:
+//!
+//! ```text
+//!   any thread                          shard thread
+//!   ----------                          ------------
+//!   tx.send(env)                        epoll_wait -> waker readable
+//!   if !notified.swap(true)             notified = false   (1)
+//!       eventfd.write(1)                eventfd.read()
+//!                                       while let Ok(env) = rx.try_recv() ...
+//! ```
+//!
+//! Clearing `notified` *before* draining (1) is what makes this lossless: a
+//! message sent after the drain started either is seen by the drain or finds
+//! `notified == false` and writes the eventfd again. A burst of a thousand
+//! messages costs one eventfd write and one wake-up.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::stats::ShardStats;
+use crate::sys::eventfd::EventFd;
+use crate::token::Token;
+
+/// What travels through a shard's inbox.
+#[derive(Debug)]
+pub(crate) enum Envelope<M> {
+    /// For one connection: delivered to `Protocol::on_message`, or dropped
+    /// if the token is stale.
+    ToConn(Token, M),
+    /// For the shard's protocol as a whole: `Protocol::on_shard_message`.
+    ToShard(M),
+    /// A worker job for this connection panicked.
+    JobPanicked(Token),
+    /// Begin a graceful stop with this much grace.
+    Stop(Duration),
+}
+
+pub(crate) struct Waker {
+    pub(crate) eventfd: EventFd,
+    pub(crate) notified: AtomicBool,
+}
+
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        Ok(Waker { eventfd: EventFd::new()?, notified: AtomicBool::new(false) })
+    }
+
+    fn wake(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // Cannot fail short of a bad descriptor; if it did, the shard
+            // would still see the message at its next wake-up.
+            let _ = self.eventfd.notify();
+        }
+    }
+}
+
+/// A `Send + Clone` handle to one shard: send messages to its connections or
+/// to its protocol, ask it to stop, read its counters.
+pub struct ShardHandle<M> {
+    pub(crate) id: usize,
+    pub(crate) tx: Sender<Envelope<M>>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) stats: Arc<ShardStats>,
+}
+
+impl<M> Clone for ShardHandle<M> {
+    fn clone(&self) -> Self {
+        ShardHandle { id: self.id, tx: self.tx.clone(), waker: self.waker.clone(), stats: self.stats.clone() }
+    }
+}
+
+impl<M> std::fmt::Debug for ShardHandle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardHandle").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl<M: Send> ShardHandle<M> {
+    /// The shard's index (0-based).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Sends `msg` to the connection `token` of this shard. It arrives in
+    /// `Protocol::on_message`, or is dropped (and counted) if that
+    /// connection has closed meanwhile. Returns `false` if the shard has exited.
+    pub fn send(&self, token: Token, msg: M) -> bool {
+        self.post(Envelope::ToConn(token, msg))
+    }
+
+    /// Sends `msg` to the shard's protocol (`Protocol::on_shard_message`).
+    /// Returns `false` if the shard has exited.
+    pub fn send_to_shard(&self, msg: M) -> bool {
+        self.post(Envelope::ToShard(msg))
+    }
+
+    /// Asks the shard to stop gracefully: it stops accepting, tells its
+    /// protocol (`Protocol::on_shutdown`), and exits when its connections
+    /// are gone or `grace` has passed, whichever is first.
+    pub fn stop(&self, grace: Duration) {
+        self.post(Envelope::Stop(grace));
+    }
+
+    /// The shard's live counters.
+    pub fn stats(&self) -> &ShardStats {
+        &self.stats
+    }
+
+    pub(crate) fn post(&self, env: Envelope<M>) -> bool {
+        if self.tx.send(env).is_err() {
+            return false;
+        }
+        self.waker.wake();
+        true
+    }
+}

@@ -1,0 +1,71 @@
+//! # weir-reactor
+//!
+//! A Linux event loop built by hand from raw system calls: one
+//! single-threaded, edge-triggered `epoll` loop per core, each with its own
+//! `SO_REUSEPORT` listener. It knows nothing of HTTP: give it a
+//! [`Protocol`] and it runs any TCP protocol.
+//!
+//! What it is: a small, readable, fast reactor — generational tokens, a
+//! hashed timer wheel with lazily re-armed deadlines, pooled buffers that an
+//! idle connection does not hold, a write queue flushed with `writev` and
+//! `sendfile`, an eventfd-woken inbox for other threads, and a bounded worker
+//! pool. What it is not: an async runtime. There are no futures; a protocol
+//! is a set of callbacks over plain state.
+//!
+//! ```no_run
+//! use weir_reactor::{Ctx, Protocol, Runtime};
+//!
+//! struct Echo;
+//!
+//! impl Protocol for Echo {
+//!     type Conn = ();
+//!     type Message = ();
+//!     fn on_open(&mut self, _cx: &mut Ctx<'_, ()>) {}
+//!     fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+//!         cx.write_copy(data);
+//!         data.len()
+//!     }
+//! }
+//!
+//! let rt = Runtime::builder().listen("127.0.0.1:7000".parse()?).serve(|_| Echo)?;
+//! rt.join()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How it works
+//!
+//! * [`sys`] — the only `unsafe` code: safe wrappers over `epoll_*`,
+//!   `accept4`, `read`/`writev`/`sendfile`, `eventfd`, `signalfd`,
+//!   `setsockopt`, `sched_setaffinity`, `setrlimit`.
+//! * [`token`] — generational slab indices, so stale events are dropped.
+//! * [`timer`] — the hashed timing wheel.
+//! * [`buf`] and [`write_queue`] — input buffers from a pool only while a
+//!   message is partial; output as a queue of chunks.
+//! * `shard` — the loop itself; `runtime` — N shards and their stop.
+//! * [`worker`] — the bounded worker pool.
+//! * [`guide`] — a tutorial from an empty loop to the echo server.
+
+#![warn(missing_docs)]
+
+pub mod buf;
+mod config;
+pub mod guide;
+mod handle;
+mod protocol;
+mod runtime;
+mod shard;
+mod stats;
+pub mod sys;
+pub mod timer;
+pub mod token;
+pub mod worker;
+pub mod write_queue;
+
+pub use config::ShardConfig;
+pub use handle::ShardHandle;
+pub use protocol::{CloseReason, Ctx, Protocol, ShardCtx};
+pub use runtime::{Runtime, RuntimeBuilder, ShardInfo};
+pub use stats::{ShardStats, StatsSnapshot};
+pub use token::Token;
+pub use worker::{PoolFull, WorkerPool};
+pub use write_queue::{Chunk, FileRange, SharedBytes};

@@ -1,0 +1,402 @@
+//! The embedding API: a [`Protocol`] is what a shard runs for each connection.
+//!
+//! The reactor owns sockets, buffers, timers and the write queue; a protocol
+//! owns meaning. The shard calls the protocol when something happens to a
+//! connection and hands it a [`Ctx`] — the connection's handle — to act:
+//!
+//! ```text
+//!   accept  -> on_open(cx)            -> Self::Conn (per-connection state)
+//!   bytes   -> on_data(conn, cx, buf) -> bytes consumed (the rest is kept)
+//!   EOF     -> on_eof(conn, cx)          (default: close)
+//!   drained -> on_writable(conn, cx)     (queue emptied after it had filled)
+//!   timer   -> on_timer(conn, cx)        (the deadline set with cx passed)
+//!   message -> on_message(conn, cx, m)   (from another thread or a worker)
+//!   gone    -> on_close(conn, reason)
+//! ```
+//!
+//! Callbacks never perform I/O themselves and never block: they push output
+//! with [`Ctx::write`] and the shard flushes it when they return. Everything
+//! a callback needs to touch is in its arguments, so a protocol is plain
+//! single-threaded code: no locks, no `Send` bound on the per-shard state.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::buf::BufPool;
+use crate::config::ShardConfig;
+use crate::handle::{Envelope, ShardHandle};
+use crate::stats::ShardStats;
+use crate::sys::io_ops::IoVecs;
+use crate::timer::TimerWheel;
+use crate::token::{Slab, Token};
+use crate::worker::{PoolFull, WorkerPool};
+use crate::write_queue::{Chunk, WriteQueue};
+
+/// Why a connection closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The protocol closed it ([`Ctx::close`]) and its output was flushed.
+    Local,
+    /// The protocol aborted it ([`Ctx::abort`]); queued output was dropped.
+    Aborted,
+    /// The peer closed it (EOF while lingering, or after `on_eof`).
+    Peer,
+    /// A socket error (reset, broken pipe, ...).
+    Error(io::ErrorKind),
+    /// The runtime's grace period ran out during shutdown.
+    Shutdown,
+}
+
+/// A protocol run by each shard: one value per shard (created on the shard's
+/// thread, so it need not be `Send`) and one [`Protocol::Conn`] per connection.
+pub trait Protocol: Sized + 'static {
+    /// Per-connection state.
+    type Conn;
+    /// What other threads (and worker jobs) send to connections or the shard.
+    type Message: Send + 'static;
+
+    /// A connection was accepted. Return its state.
+    fn on_open(&mut self, cx: &mut Ctx<'_, Self::Message>) -> Self::Conn;
+
+    /// Bytes arrived. `data` holds every byte not yet consumed (the tail kept
+    /// from earlier calls, then the new bytes). Return how many bytes from the
+    /// start of `data` are consumed; the rest is kept and offered again with
+    /// more. `data` is mutable so a protocol may transform it in place (e.g.
+    /// unmask WebSocket payloads).
+    fn on_data(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>, data: &mut [u8]) -> usize;
+
+    /// The peer shut down its sending half. By default: close (after
+    /// flushing what is queued).
+    fn on_eof(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = conn;
+        cx.close();
+    }
+
+    /// The write queue emptied after the socket had been full: a chance to
+    /// queue more (streaming) or to resume reading (backpressure).
+    fn on_writable(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = (conn, cx);
+    }
+
+    /// The connection's deadline ([`Ctx::set_deadline`]) passed. By default: close.
+    fn on_timer(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = conn;
+        cx.close();
+    }
+
+    /// A message for this connection arrived (see [`ShardHandle::send`] and [`Ctx::spawn`]).
+    fn on_message(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>, msg: Self::Message) {
+        let _ = (conn, cx, msg);
+    }
+
+    /// A job started with [`Ctx::spawn`] panicked instead of producing a message.
+    /// By default: abort the connection.
+    fn on_job_panicked(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = conn;
+        cx.abort();
+    }
+
+    /// The connection is gone; its state is handed back for cleanup.
+    fn on_close(&mut self, conn: Self::Conn, reason: CloseReason) {
+        let _ = (conn, reason);
+    }
+
+    /// A message for the shard as a whole ([`ShardHandle::send_to_shard`]).
+    fn on_shard_message(&mut self, shard: &mut ShardCtx<'_, Self>, msg: Self::Message) {
+        let _ = (shard, msg);
+    }
+
+    /// A graceful stop began: the shard no longer accepts. Close idle
+    /// connections here and let busy ones finish; the shard exits when all
+    /// are gone or the grace period ends.
+    fn on_shutdown(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        let _ = shard;
+    }
+}
+
+pub(crate) mod flags {
+    pub const READABLE: u16 = 1 << 0;
+    pub const WRITABLE: u16 = 1 << 1;
+    pub const READ_PAUSED: u16 = 1 << 2;
+    pub const EOF: u16 = 1 << 3;
+    pub const CLOSING: u16 = 1 << 4;
+    pub const ABORT: u16 = 1 << 5;
+    pub const DIRTY: u16 = 1 << 6;
+    pub const WRITE_BLOCKED: u16 = 1 << 7;
+    pub const LINGERING: u16 = 1 << 8;
+    pub const WANT_READ: u16 = 1 << 9;
+    /// The peer's FIN has been reported (`EPOLLRDHUP`): read on until EOF,
+    /// since a short read no longer proves the socket is drained.
+    pub const PEER_HUP: u16 = 1 << 10;
+}
+
+/// The reactor's side of a connection: socket, buffers, deadline, readiness.
+#[derive(Debug)]
+pub(crate) struct ConnIo {
+    pub(crate) stream: TcpStream,
+    pub(crate) wq: WriteQueue,
+    /// Unconsumed input (only while a partial message is pending).
+    pub(crate) rbuf: Option<Vec<u8>>,
+    /// When the protocol's deadline passes (ms since shard start; 0 = none).
+    pub(crate) deadline_ms: u64,
+    /// The wheel tick of this connection's live wheel entry (0 = none).
+    pub(crate) armed_tick: u64,
+    pub(crate) flags: u16,
+    pub(crate) lingered: u32,
+}
+
+impl ConnIo {
+    pub(crate) fn new(stream: TcpStream) -> ConnIo {
+        ConnIo {
+            stream,
+            wq: WriteQueue::new(),
+            rbuf: None,
+            deadline_ms: 0,
+            armed_tick: 0,
+            flags: 0,
+            lingered: 0,
+        }
+    }
+}
+
+/// One slab entry: the reactor's part and the protocol's part.
+#[derive(Debug)]
+pub(crate) struct Slot<C> {
+    pub(crate) io: ConnIo,
+    pub(crate) state: C,
+}
+
+/// Shard-wide state a connection callback may touch.
+#[derive(Debug)]
+pub(crate) struct Core<M> {
+    pub(crate) id: usize,
+    pub(crate) start: Instant,
+    pub(crate) now: Instant,
+    pub(crate) now_ms: u64,
+    pub(crate) wheel: TimerWheel,
+    pub(crate) read_pool: BufPool,
+    pub(crate) write_pool: BufPool,
+    pub(crate) iov: IoVecs,
+    /// Connections with work for the end of this loop iteration.
+    pub(crate) dirty: Vec<Token>,
+    pub(crate) handle: ShardHandle<M>,
+    pub(crate) config: ShardConfig,
+    pub(crate) stopping: bool,
+}
+
+impl<M> Core<M> {
+    pub(crate) fn stats(&self) -> &ShardStats {
+        &self.handle.stats
+    }
+}
+
+/// A connection's handle, passed to every [`Protocol`] callback.
+#[derive(Debug)]
+pub struct Ctx<'a, M> {
+    pub(crate) token: Token,
+    pub(crate) io: &'a mut ConnIo,
+    pub(crate) core: &'a mut Core<M>,
+}
+
+impl<M: Send + 'static> Ctx<'_, M> {
+    fn mark(&mut self) {
+        if self.io.flags & flags::DIRTY == 0 {
+            self.io.flags |= flags::DIRTY;
+            self.core.dirty.push(self.token);
+        }
+    }
+
+    /// This connection's token: give it to other threads (with
+    /// [`Ctx::handle`]) to reach this exact connection later.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// A handle to this shard, usable from any thread.
+    pub fn handle(&self) -> ShardHandle<M> {
+        self.core.handle.clone()
+    }
+
+    /// The index of the shard running this connection.
+    pub fn shard_id(&self) -> usize {
+        self.core.id
+    }
+
+    /// The time the current batch of events started (cheap, cached per loop turn).
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// Queues `chunk` for writing (flushed when the callback returns).
+    pub fn write(&mut self, chunk: impl Into<Chunk>) {
+        self.io.wq.push(chunk.into());
+        self.mark();
+    }
+
+    /// Queues a copy of `bytes`, staged in a pooled buffer: for small
+    /// pieces such as response heads, cheaper than an allocation.
+    pub fn write_copy(&mut self, bytes: &[u8]) {
+        self.io.wq.push_copy(bytes, &mut self.core.write_pool);
+        self.mark();
+    }
+
+    /// Bytes queued and not yet accepted by the kernel.
+    pub fn queued_bytes(&self) -> u64 {
+        self.io.wq.queued_bytes()
+    }
+
+    /// Closes gracefully: no more input is delivered; queued output is
+    /// flushed; then the connection closes (lingering briefly to drain any
+    /// unread input, so the peer sees our last bytes rather than a reset).
+    pub fn close(&mut self) {
+        self.io.flags |= flags::CLOSING;
+        self.mark();
+    }
+
+    /// Closes at once, dropping queued output.
+    pub fn abort(&mut self) {
+        self.io.flags |= flags::ABORT;
+        self.mark();
+    }
+
+    /// True once [`Ctx::close`] or [`Ctx::abort`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.io.flags & (flags::CLOSING | flags::ABORT) != 0
+    }
+
+    /// Stops delivering input (backpressure). Readiness is remembered.
+    pub fn pause_reading(&mut self) {
+        self.io.flags |= flags::READ_PAUSED;
+    }
+
+    /// Resumes input: kept bytes are offered again to `on_data` and the
+    /// socket is read if it has data.
+    pub fn resume_reading(&mut self) {
+        if self.io.flags & flags::READ_PAUSED != 0 {
+            self.io.flags &= !flags::READ_PAUSED;
+            self.io.flags |= flags::WANT_READ;
+            self.mark();
+        }
+    }
+
+    /// True while input is paused.
+    pub fn is_reading_paused(&self) -> bool {
+        self.io.flags & flags::READ_PAUSED != 0
+    }
+
+    /// Sets the connection's single deadline to `after` from now, replacing
+    /// any earlier one. `on_timer` runs when it passes.
+    pub fn set_deadline(&mut self, after: Duration) {
+        let due = self.core.now_ms + (after.as_millis() as u64).max(1);
+        self.io.deadline_ms = due;
+        // Lazy re-arming: only a deadline earlier than the live wheel entry
+        // needs a new entry. A later one is handled when that entry fires.
+        if self.io.armed_tick == 0 || self.core.wheel.tick_for(due) < self.io.armed_tick {
+            self.io.armed_tick = self.core.wheel.schedule(self.token, due);
+        }
+    }
+
+    /// Removes the deadline (its wheel entry is dropped lazily when it comes up).
+    pub fn clear_deadline(&mut self) {
+        self.io.deadline_ms = 0;
+    }
+
+    /// Runs `job` on `pool`; its result arrives in `Protocol::on_message`
+    /// for this connection (or is dropped if it has closed by then).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolFull`] at once when the pool's queue is full — answer "busy"
+    /// (HTTP 503) rather than wait.
+    pub fn spawn<F>(&mut self, pool: &WorkerPool, job: F) -> Result<(), PoolFull>
+    where
+        F: FnOnce() -> M + Send + 'static,
+    {
+        let handle = self.core.handle.clone();
+        let token = self.token;
+        pool.try_execute(move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+            Ok(msg) => {
+                handle.send(token, msg);
+            }
+            Err(_) => {
+                handle.post(Envelope::JobPanicked(token));
+            }
+        })
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)` (e.g. the peer already reset the connection).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.stream.peer_addr()
+    }
+
+    /// The local address the connection was accepted on.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.stream.local_addr()
+    }
+
+    /// The socket, for options such as buffer sizes. Do not read or write it directly.
+    pub fn socket(&self) -> &TcpStream {
+        &self.io.stream
+    }
+}
+
+/// The shard as a whole, for shard-level callbacks: reach any connection.
+#[derive(Debug)]
+pub struct ShardCtx<'a, P: Protocol> {
+    pub(crate) slab: &'a mut Slab<Slot<P::Conn>>,
+    pub(crate) core: &'a mut Core<P::Message>,
+}
+
+impl<P: Protocol> ShardCtx<'_, P> {
+    /// The shard's index.
+    pub fn shard_id(&self) -> usize {
+        self.core.id
+    }
+
+    /// A handle to this shard.
+    pub fn handle(&self) -> ShardHandle<P::Message> {
+        self.core.handle.clone()
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// True once a graceful stop has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.core.stopping
+    }
+
+    /// Tokens of all open connections.
+    pub fn tokens(&self) -> Vec<Token> {
+        self.slab.tokens()
+    }
+
+    /// Runs `f` on the connection `token`, if it is still open.
+    pub fn with_conn<R>(
+        &mut self,
+        token: Token,
+        f: impl FnOnce(&mut P::Conn, &mut Ctx<'_, P::Message>) -> R,
+    ) -> Option<R> {
+        let slot = self.slab.get_mut(token)?;
+        let mut cx = Ctx { token, io: &mut slot.io, core: self.core };
+        Some(f(&mut slot.state, &mut cx))
+    }
+
+    /// Runs `f` on every open connection.
+    pub fn for_each(&mut self, mut f: impl FnMut(&mut P::Conn, &mut Ctx<'_, P::Message>)) {
+        for token in self.slab.tokens() {
+            self.with_conn(token, &mut f);
+        }
+    }
+}

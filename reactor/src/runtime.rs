@@ -1,0 +1,238 @@
+//! The runtime: N shards, their listeners, and a graceful stop.
+//!
+//! ```text
+//!   Runtime::builder().listen("127.0.0.1:8080").shards(4).serve(|info| MyProtocol::new())
+//!      |
+//!      +-- bind one SO_REUSEPORT listener per shard per address
+//!      |   (the kernel hashes each new connection to one of them)
+//!      +-- per shard: epoll + eventfd waker + inbox channel, listeners registered
+//!      +-- spawn shard threads (optionally pinned); each calls the factory
+//!          on its own thread, so the protocol needs no `Send`
+//! ```
+//!
+//! A pre-bound listener (socket activation, or a port chosen by the caller)
+//! is shared instead: every shard registers a `dup` of it with
+//! `EPOLLEXCLUSIVE`, so one new connection wakes one shard.
+//!
+//! Stopping is cooperative: [`Runtime::stop`] posts a stop envelope to each
+//! shard; a shard stops accepting, calls `Protocol::on_shutdown`, and exits
+//! when its connections have closed or the grace period ends.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::config::ShardConfig;
+use crate::handle::{ShardHandle, Waker};
+use crate::protocol::Protocol;
+use crate::shard::{register_parts, Shard, ShardParts};
+use crate::stats::{ShardStats, StatsSnapshot};
+use crate::sys::{affinity, epoll::Epoll, signal, socket};
+
+/// What the protocol factory learns about the shard it builds for.
+#[derive(Debug)]
+pub struct ShardInfo<M> {
+    /// This shard's index.
+    pub id: usize,
+    /// Handles to every shard of the runtime (for fan-out across shards).
+    pub shards: Arc<[ShardHandle<M>]>,
+}
+
+/// Builds a [`Runtime`].
+#[derive(Debug)]
+pub struct RuntimeBuilder {
+    shards: usize,
+    config: ShardConfig,
+    addrs: Vec<SocketAddr>,
+    prebound: Vec<TcpListener>,
+}
+
+/// A running set of shards.
+#[derive(Debug)]
+pub struct Runtime<M> {
+    handles: Arc<[ShardHandle<M>]>,
+    threads: Vec<JoinHandle<io::Result<()>>>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl Runtime<()> {
+    /// Starts building a runtime: one shard per available core by default.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            config: ShardConfig::default(),
+            addrs: Vec::new(),
+            prebound: Vec::new(),
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Number of shards (threads). Default: the number of available cores.
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n.max(1);
+        self
+    }
+
+    /// Listens on `addr` (repeatable). Each shard binds its own
+    /// `SO_REUSEPORT` socket; `[::]` is dual-stack. Port 0 picks a free port
+    /// once, shared by all shards (see [`Runtime::local_addrs`]).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.addrs.push(addr);
+        self
+    }
+
+    /// Serves an already-bound listener (socket activation, tests). All
+    /// shards share it.
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.prebound.push(listener);
+        self
+    }
+
+    /// Replaces the whole shard configuration.
+    pub fn config(mut self, config: ShardConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Edits the shard configuration in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut ShardConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Binds, spawns the shards and returns at once. `factory` runs on each
+    /// shard's thread to build that shard's protocol.
+    ///
+    /// # Errors
+    ///
+    /// Binding, epoll or eventfd setup failures, before any thread starts.
+    pub fn serve<P, F>(self, factory: F) -> io::Result<Runtime<P::Message>>
+    where
+        P: Protocol,
+        F: Fn(&ShardInfo<P::Message>) -> P + Send + Sync + 'static,
+    {
+        // A write to a socket the peer closed must be an EPIPE error, not
+        // a process-killing signal (Rust binaries already ignore SIGPIPE;
+        // a C host embedding us may not).
+        signal::ignore_sigpipe()?;
+        let n = self.shards;
+        let opts = socket::ListenOptions { backlog: self.config.backlog, ..Default::default() };
+
+        // Listeners: per address, one per shard, all on the same port.
+        let mut per_shard: Vec<Vec<TcpListener>> = (0..n).map(|_| Vec::new()).collect();
+        let mut shared_flags: Vec<Vec<bool>> = (0..n).map(|_| Vec::new()).collect();
+        let mut local_addrs = Vec::new();
+        for addr in &self.addrs {
+            let first = socket::bind_listener(*addr, &opts)?;
+            let actual = first.local_addr()?;
+            local_addrs.push(actual);
+            per_shard[0].push(first);
+            shared_flags[0].push(false);
+            for i in 1..n {
+                per_shard[i].push(socket::bind_listener(actual, &opts)?);
+                shared_flags[i].push(false);
+            }
+        }
+        for listener in &self.prebound {
+            listener.set_nonblocking(true)?;
+            local_addrs.push(listener.local_addr()?);
+            for i in 0..n {
+                per_shard[i].push(listener.try_clone()?);
+                shared_flags[i].push(true);
+            }
+        }
+        if local_addrs.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no listen address given"));
+        }
+
+        // Handles first, so each factory can see every shard.
+        let mut inboxes = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for id in 0..n {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let waker = Arc::new(Waker::new()?);
+            handles.push(ShardHandle { id, tx, waker, stats: Arc::new(ShardStats::default()) });
+            inboxes.push(rx);
+        }
+        let handles: Arc<[ShardHandle<P::Message>]> = handles.into();
+
+        let mut parts = Vec::with_capacity(n);
+        for (id, (listeners, inbox)) in per_shard.into_iter().zip(inboxes).enumerate() {
+            let p = ShardParts {
+                id,
+                epoll: Epoll::new()?,
+                listeners,
+                inbox,
+                handle: handles[id].clone(),
+                waker: handles[id].waker.clone(),
+                config: self.config.clone(),
+            };
+            register_parts(&p, &shared_flags[id])?;
+            parts.push(p);
+        }
+
+        let cpus =
+            if self.config.pin_cores { affinity::allowed_cpus().unwrap_or_default() } else { Vec::new() };
+        let factory = Arc::new(factory);
+        let mut threads = Vec::with_capacity(n);
+        for p in parts {
+            let factory = factory.clone();
+            let info = ShardInfo { id: p.id, shards: handles.clone() };
+            let cpu = (!cpus.is_empty()).then(|| cpus[p.id % cpus.len()]);
+            let thread =
+                std::thread::Builder::new().name(format!("weir-shard-{}", p.id)).spawn(move || {
+                    if let Some(cpu) = cpu {
+                        affinity::pin_current_thread(cpu)?;
+                    }
+                    let proto = factory(&info);
+                    Shard::new(p, proto).run()
+                })?;
+            threads.push(thread);
+        }
+        Ok(Runtime { handles, threads, local_addrs })
+    }
+}
+
+impl<M: Send + 'static> Runtime<M> {
+    /// The addresses actually bound (with real ports when 0 was asked for).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Handles to every shard.
+    pub fn handles(&self) -> &Arc<[ShardHandle<M>]> {
+        &self.handles
+    }
+
+    /// Counters of every shard.
+    pub fn stats(&self) -> Vec<StatsSnapshot> {
+        self.handles.iter().map(|h| h.stats().snapshot()).collect()
+    }
+
+    /// Begins a graceful stop of every shard (returns at once; see [`Runtime::join`]).
+    pub fn stop(&self, grace: Duration) {
+        for h in self.handles.iter() {
+            h.stop(grace);
+        }
+    }
+
+    /// Waits for every shard to exit.
+    ///
+    /// # Errors
+    ///
+    /// The first error a shard's loop returned; a panicking shard is
+    /// reported as an error too.
+    pub fn join(self) -> io::Result<()> {
+        let mut result = Ok(());
+        for t in self.threads {
+            let r = t.join().unwrap_or_else(|_| Err(io::Error::other("shard thread panicked")));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,689 @@
+//! The shard: one thread, one epoll instance, its own listeners and
+//! connections — the event loop itself.
+//!
+//! ```text
+//!   loop {
+//!       epoll_wait(timeout = next timer | 0 if work is queued)
+//!       for each event:
+//!           waker     -> drain the inbox (messages, worker results, stop)
+//!           listener  -> accept4 until EAGAIN, register each socket once
+//!           conn      -> note readiness, then drive(conn):
+//!                          flush the write queue (writev / sendfile)
+//!                          read -> Protocol::on_data -> flush -> read ...
+//!                          until the socket is drained (EAGAIN or a short read)
+//!       expire timers (lazily re-armed deadlines)
+//!       drive the connections touched by other callbacks (the dirty list)
+//!   }
+//! ```
+//!
+//! # Draining readiness (edge-triggered epoll)
+//!
+//! Each socket is registered once with `EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+//! EPOLLET`. The kernel reports a socket when it *becomes* readable or
+//! writable, not while it *is*. So the shard keeps two flags per connection,
+//! `READABLE` and `WRITABLE`, set by events and cleared only by the kernel's
+//! own word: `EAGAIN`, or a short read/write (a stream socket that returned
+//! fewer bytes than asked has been emptied, and any later arrival raises a
+//! new edge). Forgetting to drain loses the connection forever; draining
+//! past a short read costs a wasted syscall. Readiness is remembered while
+//! a protocol pauses reading, so resuming needs no `epoll_ctl`.
+//!
+//! # Spurious and stale events
+//!
+//! An event may name a connection that closed earlier in the same batch, and
+//! whose slot (and even descriptor number) was already reused. The event's
+//! token carries the slot's generation, so the lookup fails and the event is
+//! dropped (see [`crate::token`]). Spurious readiness (a flag set, then
+//! `EAGAIN`) is harmless by construction.
+
+use std::fs::File;
+use std::io;
+use std::mem;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::buf::BufPool;
+use crate::config::ShardConfig;
+use crate::handle::{Envelope, ShardHandle, Waker};
+use crate::protocol::{flags, CloseReason, ConnIo, Core, Ctx, Protocol, ShardCtx, Slot};
+use crate::stats::ShardStats;
+use crate::sys::epoll::{self, Epoll, Events};
+use crate::sys::io_ops::{self, IoVecs};
+use crate::sys::socket;
+use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
+use crate::token::{Slab, Token};
+use crate::write_queue::Flush;
+
+/// Reserved token numbers (offsets from `Token::RESERVED_BASE`).
+const WAKER: u32 = 0;
+const ACCEPT_RETRY: u32 = 1;
+const LISTENER_BASE: u32 = 16;
+
+/// How long accepting pauses when descriptors run out and the reserve
+/// descriptor is gone too.
+const ACCEPT_RETRY_MS: u64 = 100;
+
+/// Inbox envelopes handled per wake-up before other events get a turn.
+const INBOX_BATCH: usize = 4096;
+
+/// What reading once did to a connection.
+enum ReadOutcome {
+    /// Go on driving it.
+    Continue,
+    /// Close it now, for this reason.
+    Close(CloseReason),
+    /// It is gone.
+    Gone,
+}
+
+/// Everything a shard thread owns. Built on the spawning thread (so setup
+/// errors surface synchronously), then moved into the shard's thread.
+pub(crate) struct ShardParts<M> {
+    pub(crate) id: usize,
+    pub(crate) epoll: Epoll,
+    pub(crate) listeners: Vec<TcpListener>,
+    pub(crate) inbox: Receiver<Envelope<M>>,
+    pub(crate) handle: ShardHandle<M>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) config: ShardConfig,
+}
+
+pub(crate) struct Shard<P: Protocol> {
+    proto: P,
+    slab: Slab<Slot<P::Conn>>,
+    core: Core<P::Message>,
+    epoll: Epoll,
+    events: Events,
+    scratch: Vec<u8>,
+    listeners: Vec<TcpListener>,
+    inbox: Receiver<Envelope<P::Message>>,
+    waker: Arc<Waker>,
+    /// A descriptor kept in reserve: when `accept` fails with `EMFILE`,
+    /// closing it frees one slot to accept (and turn away) a pending
+    /// connection, so the listener's queue is drained instead of staying
+    /// readable forever.
+    reserve_fd: Option<File>,
+    fired: Vec<Entry>,
+    dirty_spare: Vec<Token>,
+    /// Accepting is paused: at the connection cap, or out of descriptors.
+    accept_paused: bool,
+    stop_deadline_ms: Option<u64>,
+}
+
+impl<P: Protocol> Shard<P> {
+    pub(crate) fn new(parts: ShardParts<P::Message>, proto: P) -> Shard<P> {
+        let ShardParts { id, epoll, listeners, inbox, handle, waker, config } = parts;
+        let start = Instant::now();
+        let core = Core {
+            id,
+            start,
+            now: start,
+            now_ms: 0,
+            wheel: TimerWheel::new(config.timer_tick.as_millis().max(1) as u64, DEFAULT_SLOTS),
+            read_pool: BufPool::new(config.read_buffer, 1024),
+            write_pool: BufPool::new(config.write_buffer, 1024),
+            iov: IoVecs::new(),
+            dirty: Vec::new(),
+            handle,
+            config,
+            stopping: false,
+        };
+        Shard {
+            proto,
+            slab: Slab::new(),
+            events: Events::with_capacity(core.config.events_per_wait),
+            scratch: vec![0; core.config.read_scratch.max(1024)],
+            core,
+            epoll,
+            listeners,
+            inbox,
+            waker,
+            reserve_fd: File::open("/dev/null").ok(),
+            fired: Vec::new(),
+            dirty_spare: Vec::new(),
+            accept_paused: false,
+            stop_deadline_ms: None,
+        }
+    }
+
+    fn stats(&self) -> &ShardStats {
+        self.core.stats()
+    }
+
+    /// Runs the event loop until a graceful stop completes.
+    pub(crate) fn run(mut self) -> io::Result<()> {
+        loop {
+            let timeout = self.next_timeout();
+            let mut events = mem::take(&mut self.events);
+            let waited = self.epoll.wait(&mut events, timeout);
+            self.tick_clock();
+            ShardStats::add(&self.stats().loop_iterations, 1);
+            if let Err(e) = waited {
+                self.events = events;
+                return Err(e);
+            }
+            for (data, mask) in events.iter() {
+                self.dispatch(Token::from_u64(data), mask);
+            }
+            self.events = events;
+            self.expire_timers();
+            self.drain_dirty();
+            if let Some(deadline) = self.stop_deadline_ms {
+                if self.slab.is_empty() {
+                    return Ok(());
+                }
+                if self.core.now_ms >= deadline {
+                    for token in self.slab.tokens() {
+                        self.close_now(token, CloseReason::Shutdown);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn tick_clock(&mut self) {
+        self.core.now = Instant::now();
+        self.core.now_ms = self.core.now.duration_since(self.core.start).as_millis() as u64;
+    }
+
+    /// Milliseconds `epoll_wait` may block: 0 if work is queued, else until
+    /// the next timer or the stop deadline, else forever.
+    fn next_timeout(&self) -> i32 {
+        if !self.core.dirty.is_empty() {
+            return 0;
+        }
+        let now = self.core.now_ms;
+        let timer = self.core.wheel.next_timeout_ms(now);
+        let stop = self.stop_deadline_ms.map(|d| d.saturating_sub(now));
+        match (timer, stop) {
+            (None, None) => -1,
+            (Some(a), Some(b)) => a.min(b).min(i32::MAX as u64) as i32,
+            (Some(a), None) | (None, Some(a)) => a.min(i32::MAX as u64) as i32,
+        }
+    }
+
+    fn dispatch(&mut self, token: Token, mask: u32) {
+        if token.is_reserved() {
+            match token.index() - Token::RESERVED_BASE {
+                WAKER => self.drain_inbox(),
+                n if n >= LISTENER_BASE => self.accept_ready((n - LISTENER_BASE) as usize),
+                _ => {}
+            }
+            return;
+        }
+        let Some(slot) = self.slab.get_mut(token) else {
+            return; // stale: the connection closed earlier in this batch
+        };
+        if mask & (epoll::READABLE | epoll::READ_HUP | epoll::HUP | epoll::ERROR) != 0 {
+            slot.io.flags |= flags::READABLE;
+        }
+        if mask & (epoll::READ_HUP | epoll::HUP | epoll::ERROR) != 0 {
+            // The FIN (or error) arrives with the last data in one edge: a
+            // short read must not end the draining, or the EOF is never seen.
+            slot.io.flags |= flags::PEER_HUP;
+        }
+        if mask & (epoll::WRITABLE | epoll::HUP | epoll::ERROR) != 0 {
+            slot.io.flags |= flags::WRITABLE;
+        }
+        self.drive(token);
+    }
+
+    // ---------------------------------------------------------------- accept
+
+    fn accept_ready(&mut self, index: usize) {
+        if self.accept_paused || index >= self.listeners.len() {
+            return;
+        }
+        loop {
+            if self.slab.len() >= self.core.config.max_connections
+                && self.core.config.overload_response.is_none()
+            {
+                self.accept_paused = true;
+                return;
+            }
+            match socket::accept(&self.listeners[index]) {
+                Ok(stream) => {
+                    if self.slab.len() >= self.core.config.max_connections {
+                        self.reject(stream);
+                    } else {
+                        self.open_conn(stream);
+                    }
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return,
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
+                    _ if is_fd_exhaustion(&e) => {
+                        ShardStats::add(&self.stats().fd_exhausted, 1);
+                        if !self.shed_with_reserve_fd(index) {
+                            // No reserve left: wait, then try again. The
+                            // listener stays readable in the kernel, but an
+                            // edge-triggered loop would never hear of it, so
+                            // a timer brings us back.
+                            self.accept_paused = true;
+                            let due = self.core.now_ms + ACCEPT_RETRY_MS;
+                            self.core.wheel.schedule(Token::reserved(ACCEPT_RETRY), due);
+                            return;
+                        }
+                    }
+                    _ => {
+                        ShardStats::add(&self.stats().accept_errors, 1);
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Out of descriptors: free the reserve, accept one pending connection
+    /// and turn it away, then take the reserve back. Returns false if there
+    /// was no reserve to use.
+    fn shed_with_reserve_fd(&mut self, index: usize) -> bool {
+        let Some(reserve) = self.reserve_fd.take() else {
+            return false;
+        };
+        drop(reserve);
+        if let Ok(stream) = socket::accept(&self.listeners[index]) {
+            self.reject(stream);
+        }
+        self.reserve_fd = File::open("/dev/null").ok();
+        true
+    }
+
+    /// Turns a connection away, with the configured overload response if any.
+    fn reject(&mut self, stream: TcpStream) {
+        if let Some(bytes) = self.core.config.overload_response {
+            let _ = io_ops::write(&stream, bytes);
+        }
+        ShardStats::add(&self.stats().rejected, 1);
+    }
+
+    fn accept_all(&mut self) {
+        for i in 0..self.listeners.len() {
+            self.accept_ready(i);
+        }
+    }
+
+    fn open_conn(&mut self, stream: TcpStream) {
+        if self.core.config.nodelay {
+            let _ = socket::set_nodelay(&stream, true);
+        }
+        let Some(token) = self.slab.next_token() else {
+            self.reject(stream);
+            return;
+        };
+        let interest = epoll::READABLE | epoll::WRITABLE | epoll::READ_HUP | epoll::EDGE;
+        if self.epoll.add(&stream, interest, token.as_u64()).is_err() {
+            ShardStats::add(&self.stats().accept_errors, 1);
+            return;
+        }
+        let mut io = ConnIo::new(stream);
+        // A fresh socket has an empty send buffer: writable until proven otherwise.
+        io.flags |= flags::WRITABLE;
+        let state = {
+            let mut cx = Ctx { token, io: &mut io, core: &mut self.core };
+            self.proto.on_open(&mut cx)
+        };
+        let inserted = self.slab.insert(Slot { io, state });
+        debug_assert_eq!(inserted, token);
+        ShardStats::add(&self.stats().accepted, 1);
+    }
+
+    // ------------------------------------------------------------ connection
+
+    /// Moves one connection forward as far as it can go without blocking.
+    fn drive(&mut self, token: Token) {
+        let mut reads = 0;
+        loop {
+            let Some(slot) = self.slab.get_mut(token) else {
+                return;
+            };
+            let io = &mut slot.io;
+            io.flags &= !flags::DIRTY;
+            if io.flags & flags::ABORT != 0 {
+                return self.close_now(token, CloseReason::Aborted);
+            }
+
+            // 1. Flush queued output.
+            if !io.wq.is_empty() {
+                if io.flags & flags::WRITABLE != 0 {
+                    let before = io.wq.queued_bytes();
+                    let res = io.wq.flush(&io.stream, &mut self.core.iov, &mut self.core.write_pool);
+                    ShardStats::add(&self.core.stats().bytes_out, before - io.wq.queued_bytes());
+                    match res {
+                        Ok(Flush::Done) => {}
+                        Ok(Flush::Blocked) => io.flags = (io.flags & !flags::WRITABLE) | flags::WRITE_BLOCKED,
+                        Err(e) => return self.close_now(token, CloseReason::Error(e.kind())),
+                    }
+                } else {
+                    io.flags |= flags::WRITE_BLOCKED;
+                }
+            }
+
+            // 2. Output drained: finish a close, or tell the protocol.
+            if io.wq.is_empty() {
+                if io.flags & flags::CLOSING != 0 {
+                    if io.flags & flags::LINGERING == 0 {
+                        let unread = io.rbuf.is_some() || io.flags & flags::READABLE != 0;
+                        if io.flags & flags::EOF != 0 || !unread {
+                            return self.close_now(token, CloseReason::Local);
+                        }
+                        // Input is still arriving: send FIN, then read and
+                        // discard until the peer closes, so our last bytes
+                        // are not destroyed by a reset.
+                        let _ = socket::shutdown_write(&io.stream);
+                        io.flags |= flags::LINGERING;
+                        if let Some(buf) = io.rbuf.take() {
+                            self.core.read_pool.give(buf);
+                        }
+                        let due = self.core.now_ms + self.core.config.linger.as_millis() as u64;
+                        io.deadline_ms = due;
+                        if io.armed_tick == 0 || self.core.wheel.tick_for(due) < io.armed_tick {
+                            io.armed_tick = self.core.wheel.schedule(token, due);
+                        }
+                    }
+                } else if io.flags & flags::WRITE_BLOCKED != 0 {
+                    io.flags &= !flags::WRITE_BLOCKED;
+                    let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+                    self.proto.on_writable(&mut slot.state, &mut cx);
+                    continue;
+                }
+            }
+
+            // 3. Read, unless paused or closing (lingering reads discard).
+            let io = &mut slot.io;
+            let lingering = io.flags & flags::LINGERING != 0;
+            if !lingering && io.flags & (flags::READ_PAUSED | flags::CLOSING) != 0 {
+                return;
+            }
+            let replay = io.flags & flags::WANT_READ != 0 && io.rbuf.is_some();
+            io.flags &= !flags::WANT_READ;
+            if io.flags & flags::READABLE == 0 && !replay {
+                return;
+            }
+            if reads == self.core.config.reads_per_turn {
+                // Fairness: let other connections run; come back next turn.
+                io.flags |= flags::DIRTY;
+                if replay {
+                    io.flags |= flags::WANT_READ;
+                }
+                self.core.dirty.push(token);
+                return;
+            }
+            reads += 1;
+            match self.read_once(token, replay) {
+                ReadOutcome::Continue => {}
+                ReadOutcome::Close(reason) => return self.close_now(token, reason),
+                ReadOutcome::Gone => return,
+            }
+        }
+    }
+
+    /// One `read` (or one replay of kept input) and its delivery to the protocol.
+    fn read_once(&mut self, token: Token, replay: bool) -> ReadOutcome {
+        let Shard { proto, slab, core, scratch, .. } = self;
+        let Some(Slot { io, state }) = slab.get_mut(token) else {
+            return ReadOutcome::Gone;
+        };
+
+        if io.flags & flags::LINGERING != 0 {
+            return match io_ops::read(&io.stream, scratch) {
+                Ok(0) => ReadOutcome::Close(CloseReason::Local),
+                Ok(n) => {
+                    io.lingered = io.lingered.saturating_add(n as u32);
+                    if io.lingered as usize > core.config.max_linger_bytes {
+                        return ReadOutcome::Close(CloseReason::Local);
+                    }
+                    if n < scratch.len() && io.flags & flags::PEER_HUP == 0 {
+                        io.flags &= !flags::READABLE;
+                    }
+                    ReadOutcome::Continue
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    io.flags &= !flags::READABLE;
+                    ReadOutcome::Continue
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadOutcome::Continue,
+                Err(e) => ReadOutcome::Close(CloseReason::Error(e.kind())),
+            };
+        }
+
+        let mut kept = io.rbuf.take();
+        let mut fresh = 0;
+        if !replay {
+            let res = match &mut kept {
+                Some(buf) => {
+                    if buf.len() >= core.config.max_pending_input {
+                        return ReadOutcome::Close(CloseReason::Error(io::ErrorKind::OutOfMemory));
+                    }
+                    if buf.capacity() - buf.len() < 1024 {
+                        buf.reserve(buf.capacity().max(4096));
+                    }
+                    let room = buf.capacity() - buf.len();
+                    io_ops::read_into_spare(&io.stream, buf, usize::MAX).map(|n| (n, room))
+                }
+                None => io_ops::read(&io.stream, scratch).map(|n| (n, scratch.len())),
+            };
+            match res {
+                Ok((0, _)) => {
+                    io.rbuf = kept;
+                    io.flags = (io.flags | flags::EOF) & !flags::READABLE;
+                    let mut cx = Ctx { token, io, core };
+                    proto.on_eof(state, &mut cx);
+                    return ReadOutcome::Continue;
+                }
+                Ok((n, room)) => {
+                    ShardStats::add(&core.stats().bytes_in, n as u64);
+                    if n < room && io.flags & flags::PEER_HUP == 0 {
+                        // A short read empties a stream socket: the next
+                        // arrival raises a new edge. Skip the EAGAIN read.
+                        io.flags &= !flags::READABLE;
+                    }
+                    fresh = n;
+                }
+                Err(e) => {
+                    io.rbuf = kept;
+                    return match e.kind() {
+                        io::ErrorKind::WouldBlock => {
+                            io.flags &= !flags::READABLE;
+                            ReadOutcome::Continue
+                        }
+                        io::ErrorKind::Interrupted => ReadOutcome::Continue,
+                        kind => ReadOutcome::Close(CloseReason::Error(kind)),
+                    };
+                }
+            }
+        }
+
+        match kept {
+            Some(mut buf) => {
+                let consumed = {
+                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core };
+                    proto.on_data(state, &mut cx, &mut buf[..]).min(buf.len())
+                };
+                buf.drain(..consumed);
+                if buf.is_empty() {
+                    core.read_pool.give(buf);
+                } else {
+                    io.rbuf = Some(buf);
+                }
+            }
+            None => {
+                let consumed = {
+                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core };
+                    proto.on_data(state, &mut cx, &mut scratch[..fresh]).min(fresh)
+                };
+                if consumed < fresh {
+                    // Only the unconsumed tail is copied, into a pooled buffer.
+                    let mut buf = core.read_pool.take();
+                    buf.extend_from_slice(&scratch[consumed..fresh]);
+                    io.rbuf = Some(buf);
+                }
+            }
+        }
+        ReadOutcome::Continue
+    }
+
+    fn close_now(&mut self, token: Token, reason: CloseReason) {
+        let Some(Slot { mut io, state }) = self.slab.remove(token) else {
+            return;
+        };
+        io.wq.clear(&mut self.core.write_pool);
+        if let Some(buf) = io.rbuf.take() {
+            self.core.read_pool.give(buf);
+        }
+        // Dropping the stream closes the descriptor, which also removes it
+        // from the epoll set (it was never dup'ed).
+        drop(io);
+        ShardStats::add(&self.stats().closed, 1);
+        self.proto.on_close(state, reason);
+        if self.accept_paused
+            && self.slab.len() < self.core.config.max_connections
+            && self.reserve_fd.is_some()
+        {
+            self.accept_paused = false;
+            self.accept_all();
+        }
+    }
+
+    /// Drives every connection some callback touched outside its own turn.
+    fn drain_dirty(&mut self) {
+        for _ in 0..4 {
+            if self.core.dirty.is_empty() {
+                break;
+            }
+            let mut list = mem::replace(&mut self.core.dirty, mem::take(&mut self.dirty_spare));
+            for &token in &list {
+                let dirty = self.slab.get(token).is_some_and(|s| s.io.flags & flags::DIRTY != 0);
+                if dirty {
+                    self.drive(token);
+                }
+            }
+            list.clear();
+            self.dirty_spare = list;
+        }
+        let slab = &self.slab;
+        self.core.dirty.retain(|&t| slab.get(t).is_some_and(|s| s.io.flags & flags::DIRTY != 0));
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    fn expire_timers(&mut self) {
+        let mut fired = mem::take(&mut self.fired);
+        self.core.wheel.advance(self.core.now_ms, &mut fired);
+        for entry in fired.drain(..) {
+            let token = entry.token;
+            if token.is_reserved() {
+                if token.index() - Token::RESERVED_BASE == ACCEPT_RETRY && self.accept_paused {
+                    if self.reserve_fd.is_none() {
+                        self.reserve_fd = File::open("/dev/null").ok();
+                    }
+                    self.accept_paused = false;
+                    self.accept_all();
+                }
+                continue;
+            }
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            let io = &mut slot.io;
+            if io.armed_tick != entry.due_tick {
+                continue; // superseded by an earlier entry
+            }
+            io.armed_tick = 0;
+            if io.deadline_ms == 0 {
+                continue; // cleared
+            }
+            if io.deadline_ms > self.core.now_ms {
+                // The deadline moved later since this entry was armed: re-arm once.
+                io.armed_tick = self.core.wheel.schedule(token, io.deadline_ms);
+                continue;
+            }
+            io.deadline_ms = 0;
+            if io.flags & flags::LINGERING != 0 {
+                self.close_now(token, CloseReason::Local);
+                continue;
+            }
+            let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+            self.proto.on_timer(&mut slot.state, &mut cx);
+            self.drive(token);
+        }
+        self.fired = fired;
+    }
+
+    // ----------------------------------------------------------------- inbox
+
+    fn drain_inbox(&mut self) {
+        // Clear the flag *before* draining: see crate::handle.
+        self.waker.notified.swap(false, std::sync::atomic::Ordering::AcqRel);
+        let _ = self.waker.eventfd.drain();
+        for _ in 0..INBOX_BATCH {
+            let Ok(env) = self.inbox.try_recv() else {
+                return;
+            };
+            match env {
+                Envelope::ToConn(token, msg) => match self.slab.get_mut(token) {
+                    Some(slot) => {
+                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+                        self.proto.on_message(&mut slot.state, &mut cx, msg);
+                        self.drive(token);
+                    }
+                    None => ShardStats::add(&self.stats().dropped_messages, 1),
+                },
+                Envelope::JobPanicked(token) => {
+                    if let Some(slot) = self.slab.get_mut(token) {
+                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+                        self.proto.on_job_panicked(&mut slot.state, &mut cx);
+                        self.drive(token);
+                    }
+                }
+                Envelope::ToShard(msg) => {
+                    let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
+                    self.proto.on_shard_message(&mut sc, msg);
+                    self.drain_dirty();
+                }
+                Envelope::Stop(grace) => self.begin_stop(grace),
+            }
+        }
+        // More is waiting: make sure we come back after other events.
+        self.waker.notified.store(true, std::sync::atomic::Ordering::Release);
+        let _ = self.waker.eventfd.notify();
+    }
+
+    fn begin_stop(&mut self, grace: Duration) {
+        let deadline = self.core.now_ms + grace.as_millis() as u64;
+        self.stop_deadline_ms = Some(self.stop_deadline_ms.map_or(deadline, |d| d.min(deadline)));
+        if self.core.stopping {
+            return;
+        }
+        self.core.stopping = true;
+        for listener in self.listeners.drain(..) {
+            // Explicit delete: a listener shared with other shards is a dup,
+            // and closing our copy would not remove it from our epoll set.
+            let _ = self.epoll.delete(&listener);
+        }
+        let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
+        self.proto.on_shutdown(&mut sc);
+        self.drain_dirty();
+    }
+}
+
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+/// Registers the shard's own descriptors; used while building the parts.
+pub(crate) fn register_parts<M>(parts: &ShardParts<M>, shared: &[bool]) -> io::Result<()> {
+    parts.epoll.add(&parts.waker.eventfd, epoll::READABLE | epoll::EDGE, Token::reserved(WAKER).as_u64())?;
+    for (i, listener) in parts.listeners.iter().enumerate() {
+        let mut interest = epoll::READABLE | epoll::EDGE;
+        if shared.get(i).copied().unwrap_or(false) {
+            interest |= epoll::EXCLUSIVE;
+        }
+        parts.epoll.add(listener, interest, Token::reserved(LISTENER_BASE + i as u32).as_u64())?;
+    }
+    Ok(())
+}

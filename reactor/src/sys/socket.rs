@@ -1,0 +1,196 @@
+//! Sockets: `socket(2)`, `setsockopt(2)`, `bind(2)`, `listen(2)`,
+//! `accept4(2)` and `shutdown(2)`.
+//!
+//! Listeners are built by hand rather than with `TcpListener::bind` because
+//! the options must be set *between* `socket` and `bind`: `SO_REUSEPORT` (so
+//! every shard can bind its own listener to the same port and the kernel
+//! spreads connections among them), `SO_REUSEADDR` (so a restart does not
+//! wait out `TIME_WAIT`), `IPV6_V6ONLY = 0` for `[::]` (one dual-stack
+//! socket), and the `listen` backlog. The results are ordinary
+//! [`std::net`] types, so they compose with the rest of the ecosystem.
+
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use super::cvt;
+
+/// How a listening socket is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenOptions {
+    /// `SO_REUSEPORT`: allow several sockets on the same address and port.
+    pub reuse_port: bool,
+    /// The `listen(2)` backlog (the kernel clamps it to `net.core.somaxconn`).
+    pub backlog: u32,
+    /// For IPv6 addresses: `IPV6_V6ONLY`. `false` makes `[::]` dual-stack.
+    pub v6_only: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions { reuse_port: true, backlog: 1024, v6_only: false }
+    }
+}
+
+/// Creates a non-blocking, close-on-exec TCP listener bound to `addr`.
+pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
+    let domain = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: socket(2) takes no pointers; the arguments are constants.
+    let raw = cvt(unsafe {
+        libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: socket succeeded, so `raw` is a fresh descriptor owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+
+    set_int_opt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if opts.reuse_port {
+        set_int_opt(&fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
+    if domain == libc::AF_INET6 {
+        set_int_opt(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, opts.v6_only as libc::c_int)?;
+    }
+
+    let (storage, len) = sockaddr_from(&addr);
+    // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of
+    // exactly `len` bytes; the fd is owned and open.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) })?;
+    let backlog = opts.backlog.min(libc::c_int::MAX as u32) as libc::c_int;
+    // SAFETY: no pointers; the fd is owned and open.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+    Ok(TcpListener::from(fd))
+}
+
+fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data for which all-zero bytes
+    // are a valid (unspecified-family) value.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and suitably aligned
+            // for sockaddr_in (that is its purpose).
+            unsafe { (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>().write(sin) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and suitably aligned
+            // for sockaddr_in6.
+            unsafe { (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>().write(sin6) };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the new connection is
+/// non-blocking from birth, with no extra `fcntl` calls. The peer address is
+/// not fetched (that would cost a copy per accept); ask the stream for it.
+pub fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
+    // SAFETY: null address pointers are allowed by accept4(2) ("addr is
+    // NULL: nothing is filled in"); the listener fd is borrowed and open.
+    let raw = cvt(unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: accept4 succeeded, so `raw` is a fresh descriptor owned by no one else.
+    Ok(TcpStream::from(unsafe { OwnedFd::from_raw_fd(raw) }))
+}
+
+/// `shutdown(fd, SHUT_WR)`: sends FIN after the queued data, keeps reading open.
+pub fn shutdown_write(fd: &impl AsFd) -> io::Result<()> {
+    // SAFETY: no pointers; the fd is borrowed and open.
+    cvt(unsafe { libc::shutdown(fd.as_fd().as_raw_fd(), libc::SHUT_WR) })?;
+    Ok(())
+}
+
+/// `TCP_NODELAY`: send small segments at once instead of waiting (Nagle).
+pub fn set_nodelay(fd: &impl AsFd, on: bool) -> io::Result<()> {
+    set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
+}
+
+/// `SO_SNDBUF`: the kernel send buffer (the kernel doubles the value asked for).
+pub fn set_send_buffer(fd: &impl AsFd, bytes: usize) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes.min(i32::MAX as usize) as libc::c_int)
+}
+
+/// `SO_RCVBUF`: the kernel receive buffer (the kernel doubles the value asked for).
+pub fn set_recv_buffer(fd: &impl AsFd, bytes: usize) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes.min(i32::MAX as usize) as libc::c_int)
+}
+
+/// Reads `SO_SNDBUF` back (the size the kernel actually uses).
+pub fn send_buffer(fd: &impl AsFd) -> io::Result<usize> {
+    get_int_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF).map(|v| v as usize)
+}
+
+/// `TCP_DEFER_ACCEPT`: wake the listener only when data has arrived, so a
+/// new connection can often be read at once (seconds to wait for it).
+pub fn set_defer_accept(fd: &impl AsFd, seconds: u32) -> io::Result<()> {
+    set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, seconds.min(i32::MAX as u32) as libc::c_int)
+}
+
+/// `SO_LINGER` with a zero timeout: `close` sends RST and discards unsent data.
+pub fn set_linger_zero(fd: &impl AsFd) -> io::Result<()> {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: we pass a pointer to a live `linger` and its exact size; the fd is borrowed.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+fn set_int_opt(fd: &impl AsFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: we pass a pointer to a live c_int and its exact size; the fd is borrowed.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_fd().as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+fn get_int_opt(fd: &impl AsFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: value and len are live locals of the sizes the kernel expects; the fd is borrowed.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_fd().as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}

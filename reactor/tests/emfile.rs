@@ -1,0 +1,102 @@
+//! Running out of file descriptors (`EMFILE`) must not make the shard spin
+//! or die: pending connections are turned away, and service resumes once
+//! descriptors free up. Its own test binary, because `RLIMIT_NOFILE` is
+//! process-wide.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use weir_reactor::sys::rlimit;
+use weir_reactor::{Ctx, Protocol, Runtime};
+
+struct Echo;
+
+impl Protocol for Echo {
+    type Conn = ();
+    type Message = ();
+    fn on_open(&mut self, _: &mut Ctx<'_, ()>) {}
+    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+        cx.write_copy(data);
+        data.len()
+    }
+}
+
+fn open_fds() -> u64 {
+    // read_dir holds one descriptor of its own while listing.
+    std::fs::read_dir("/proc/self/fd").unwrap().count() as u64 - 1
+}
+
+#[test]
+fn emfile_is_survived_without_spinning_and_service_resumes() {
+    let rt = Runtime::builder()
+        .shards(1)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .configure(|c| c.overload_response = Some(b"busy\n"))
+        .serve(|_| Echo)
+        .unwrap();
+    let addr = rt.local_addrs()[0];
+
+    // A working connection first.
+    let mut live = TcpStream::connect(addr).unwrap();
+    live.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    live.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+
+    // Take every free descriptor: placeholders we can hand back one at a time.
+    let (soft, _) = rlimit::nofile_limit().unwrap();
+    let limit = open_fds() + 8;
+    rlimit::set_nofile_soft_limit(limit).unwrap();
+    let mut placeholders: Vec<File> = Vec::new();
+    while let Ok(f) = File::open("/dev/null") {
+        placeholders.push(f);
+    }
+    assert!(!placeholders.is_empty());
+
+    // Each new client takes the one descriptor we free for it; the server
+    // has none left for `accept`, so it must turn the client away using its
+    // reserve descriptor.
+    for _ in 0..5 {
+        drop(placeholders.pop());
+        let mut c = TcpStream::connect(addr).unwrap();
+        // Fail rather than hang if the server never turns us away.
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = Vec::new();
+        // The server writes its overload response and closes: EOF (or a reset).
+        if let Err(e) = c.read_to_end(&mut answer) {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "not turned away: {e}");
+        }
+        assert!(answer.is_empty() || answer == b"busy\n", "got {answer:?}");
+        drop(c);
+        placeholders.push(File::open("/dev/null").unwrap());
+    }
+    let s = rt.stats()[0];
+    assert!(s.fd_exhausted >= 5, "{s:?}");
+    assert!(s.rejected >= 5, "{s:?}");
+
+    // No busy loop: with connections refused and nothing to do, the loop
+    // sleeps. A spinning loop would run thousands of iterations in this
+    // observation window (a window, not a synchronisation: nothing waits on it).
+    let before = rt.stats()[0].loop_iterations;
+    std::thread::sleep(Duration::from_millis(200));
+    let after = rt.stats()[0].loop_iterations;
+    assert!(after - before < 20, "event loop spun: {} iterations while idle", after - before);
+
+    // Descriptors free up: service resumes, and the old connection still works.
+    drop(placeholders);
+    rlimit::set_nofile_soft_limit(soft).unwrap();
+    let mut fresh = TcpStream::connect(addr).unwrap();
+    fresh.write_all(b"again").unwrap();
+    let mut buf = [0u8; 5];
+    fresh.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"again");
+    live.write_all(b"live").unwrap();
+    let mut buf = [0u8; 4];
+    live.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"live");
+
+    rt.stop(Duration::from_secs(1));
+    rt.join().unwrap();
+}
