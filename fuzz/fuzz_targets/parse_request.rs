@@ -1,0 +1,70 @@
+//! Fuzz the request parser: the input is split at random points (taken from
+//! its first bytes) and fed as a growing buffer; the result must equal the
+//! whole-buffer parse, and a parsed head's spans must lie inside the buffer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use weir_http::{BodyDecoder, Decoded, Limits, RequestParser};
+
+fn summary(r: &Result<Option<weir_http::RequestHead>, weir_http::ParseError>, buf: &[u8]) -> String {
+    match r {
+        Ok(Some(h)) => format!(
+            "{:?} {:?} {:?} {:?} {} {:?} {}{}{}",
+            h.method_bytes(buf),
+            h.target(buf),
+            h.version(),
+            h.headers(buf).collect::<Vec<_>>(),
+            h.head_len(),
+            h.framing(),
+            h.keep_alive(),
+            h.expect_continue(),
+            h.upgrade()
+        ),
+        Ok(None) => "need more".into(),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let small = data[0] & 1 == 1;
+    let limits = if small {
+        Limits::default().max_request_line(64).max_head(256).max_headers(8).max_body(64)
+    } else {
+        Limits::default()
+    };
+    let step = usize::from(data[1]) + 1;
+    let input = &data[2..];
+
+    let whole = RequestParser::new(limits).parse(input);
+    let want = summary(&whole, input);
+
+    let mut p = RequestParser::new(limits);
+    let mut end = 0;
+    let got = loop {
+        end = (end + step).min(input.len());
+        let r = p.parse(&input[..end]);
+        if !matches!(r, Ok(None)) || end == input.len() {
+            break summary(&r, &input[..end]);
+        }
+    };
+    assert_eq!(got, want);
+
+    // Decode whatever body follows, to exercise the decoders on parser output.
+    if let Ok(Some(h)) = whole {
+        let _ = h.parsed_target(input);
+        let mut d = BodyDecoder::new(h.framing(), &limits);
+        let mut pos = h.head_len();
+        while let Ok((n, r)) = d.decode(&input[pos..]) {
+            if let Decoded::Data(r) = &r {
+                assert!(r.end <= n);
+            }
+            pos += n;
+            if matches!(r, Decoded::Done | Decoded::NeedMore) {
+                break;
+            }
+        }
+    }
+});

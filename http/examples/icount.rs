@@ -1,0 +1,145 @@
+//! Instruction counts per parse, weir vs httparse, for `valgrind` (whose
+//! counts do not depend on machine load, unlike wall-clock benches).
+//!
+//! ```text
+//! cargo build --release -p weir-http --example icount
+//! valgrind --tool=cachegrind --cache-sim=no target/release/examples/icount weir browser 20001
+//! ```
+//!
+//! Run each case with 1 and N+1 iterations; `(I refs(N+1) - I refs(1)) / N`
+//! is the cost of one iteration. Arguments: `weir|httparse`
+//! `minimal|browser|post|posthead` `iterations`.
+
+use std::hint::black_box;
+use weir_http::{BodyDecoder, Decoded, Limits, RequestParser};
+
+const MINIMAL: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+
+const BROWSER: &[u8] = b"GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n\
+Host: www.kittyhell.com\r\n\
+User-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10.6; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\n\
+Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n\
+Accept-Language: ja,en-us;q=0.7,en;q=0.3\r\n\
+Accept-Encoding: gzip,deflate\r\n\
+Accept-Charset: Shift_JIS,utf-8;q=0.7,*;q=0.7\r\n\
+Keep-Alive: 115\r\n\
+Connection: keep-alive\r\n\
+Referer: https://www.kittyhell.com/2010/03/\r\n\
+Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x\r\n\
+Cache-Control: max-age=0\r\n\
+Upgrade-Insecure-Requests: 1\r\n\r\n";
+
+const POST_CHUNKED: &[u8] = b"POST /api/v1/upload HTTP/1.1\r\n\
+Host: api.example.com\r\n\
+User-Agent: curl/8.5.0\r\n\
+Accept: */*\r\n\
+Content-Type: application/json\r\n\
+Transfer-Encoding: chunked\r\n\r\n\
+1a\r\n{\"name\":\"weir\",\"id\":12345,\r\n\
+1e\r\n\"tags\":[\"http\",\"fast\",\"rust\"]}\r\n\
+0\r\n\r\n";
+
+fn weir_head(p: &mut RequestParser, buf: &[u8]) -> usize {
+    let h = p.parse(buf).expect("valid").expect("complete");
+    let n = h.head_len() + h.header_count();
+    p.recycle(h);
+    n
+}
+
+fn httparse_head(buf: &[u8]) -> usize {
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf).expect("valid") {
+        httparse::Status::Complete(n) => n + req.headers.len(),
+        httparse::Status::Partial => unreachable!(),
+    }
+}
+
+fn weir_post(p: &mut RequestParser, limits: &Limits, buf: &[u8]) -> usize {
+    let h = p.parse(buf).expect("valid").expect("complete");
+    let mut pos = h.head_len();
+    let mut d = BodyDecoder::new(h.framing(), limits);
+    let mut data = 0;
+    loop {
+        let (n, r) = d.decode(&buf[pos..]).expect("valid body");
+        match r {
+            Decoded::Data(r) => data += r.len(),
+            Decoded::Done => break,
+            Decoded::NeedMore => unreachable!(),
+        }
+        pos += n;
+    }
+    p.recycle(h);
+    data
+}
+
+fn httparse_post(buf: &[u8]) -> usize {
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    let mut req = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(mut pos) = req.parse(buf).expect("valid") else { unreachable!() };
+    let mut data = 0;
+    loop {
+        let httparse::Status::Complete((n, size)) = httparse::parse_chunk_size(&buf[pos..]).expect("valid")
+        else {
+            unreachable!()
+        };
+        pos += n;
+        if size == 0 {
+            break; // (httparse has no trailer parser; the final CRLF is left)
+        }
+        data += size as usize;
+        pos += size as usize + 2;
+    }
+    data
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 4 {
+        eprintln!("usage: icount weir|httparse minimal|browser|post|posthead ITERATIONS");
+        std::process::exit(2);
+    }
+    let n: usize = args[3].parse().expect("iterations");
+    let limits = Limits::default();
+    let mut p = RequestParser::new(limits);
+    let (buf, body) = match args[2].as_str() {
+        "minimal" => (MINIMAL, false),
+        "browser" => (BROWSER, false),
+        "post" => (POST_CHUNKED, true),
+        _ => (POST_CHUNKED, false),
+    };
+    if args[1] == "router" {
+        // 100 routes, as in benches/parser.rs; one 3-segment lookup with a parameter.
+        let mut r = weir_http::Router::new();
+        let mut v = 0u32;
+        for i in 0..25 {
+            for (m, p) in [
+                ("GET", format!("/api/res{i}")),
+                ("GET", format!("/api/res{i}/:id")),
+                ("POST", format!("/api/res{i}/:id/items")),
+                ("GET", format!("/pages/p{i}/index")),
+            ] {
+                r.insert(m, &p, v).expect("route");
+                v += 1;
+            }
+        }
+        let mut acc = 0;
+        for _ in 0..n {
+            let m = r.lookup(black_box(b"GET"), black_box("/api/res17/12345")).expect("match");
+            acc += *m.value as usize + m.params.len();
+        }
+        println!("{acc}");
+        return;
+    }
+    let weir = args[1] == "weir";
+    let mut acc = 0;
+    for _ in 0..n {
+        acc += match (weir, body) {
+            (true, true) => weir_post(&mut p, &limits, black_box(buf)),
+            (true, false) => weir_head(&mut p, black_box(buf)),
+            (false, true) => httparse_post(black_box(buf)),
+            (false, false) => httparse_head(black_box(buf)),
+        };
+    }
+    println!("{acc}");
+}

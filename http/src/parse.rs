@@ -1,0 +1,616 @@
+//! The incremental, resumable request-head parser (RFC 9112 §2–§6).
+//!
+//! ```text
+//! HTTP-message   = start-line CRLF *( field-line CRLF ) CRLF [ message-body ]
+//! request-line   = method SP request-target SP HTTP-version      ; §3
+//! field-line     = field-name ":" OWS field-value OWS            ; §5
+//! ```
+//!
+//! # Data flow
+//!
+//! ```text
+//!  caller's buffer (grows between calls, always starts at the request's first byte)
+//!  ┌──────────────────────────────┬──────────────────┬─────────────┐
+//!  │ lines already parsed         │ current line ... │ not yet read│
+//!  └──────────────────────────────┴──────────────────┴─────────────┘
+//!                                 ^ line_start        ^ scan
+//! ```
+//!
+//! The whole resumable state is two offsets and a few counters: `line_start`
+//! (where the current, incomplete line begins) and `scan` (how far we already
+//! know it holds no control byte). A call resumes the scan at `scan`, so a
+//! slow sender, one byte per `read()`, costs each byte one look: never a
+//! rescan from byte 0 (the picohttpparser `last_len` idea, taken further).
+//!
+//! A line is handled only once it is complete (its CRLF is in the buffer):
+//! then the method/target/name bytes are classified with the 256-entry
+//! tables, and the known fields (`Content-Length`, `Transfer-Encoding`,
+//! `Host`, `Connection`, `Expect`, `Upgrade`) update the framing facts at once,
+//! so nothing is rescanned after the head either.
+//!
+//! # Strictness
+//!
+//! This is a hardened server's parser: where RFC 9112 lets a recipient choose
+//! between leniency and rejection, it rejects (bare LF §2.2, bare CR §2.2,
+//! obs-fold §5.2, whitespace before the colon §5.1, several `Content-Length`
+//! values §6.3, `Content-Length` with `Transfer-Encoding` §6.3). Each case
+//! is listed in `tests/rules.rs` beside its RFC section.
+
+use crate::head::{
+    BodyFraming, HeaderSpan, Method, RequestHead, Span, Version, F_EXPECT_CONTINUE, F_HOST, F_KEEP_ALIVE,
+    F_UPGRADE, F_UPGRADE_HEADER,
+};
+use crate::table::{
+    eq_lower, fast_run, find_byte, find_ctl, hex_val, or_class, trim_ows, HOST_BAD, TARGET_CLASS, TOKEN,
+    TOKEN_BAD, T_BAD, T_PCT,
+};
+use crate::{Limits, ParseError};
+
+const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Before the request line: empty lines may still be skipped.
+    RequestLine,
+    /// Field lines, until the empty line.
+    Headers,
+}
+
+/// Facts gathered from the known fields while the head is parsed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Facts {
+    content_length: Option<u64>,
+    host_count: u8,
+    conn_close: bool,
+    conn_keep_alive: bool,
+    conn_upgrade: bool,
+    expect_continue: bool,
+    upgrade_header: bool,
+    /// Number of transfer codings seen over all `Transfer-Encoding` fields.
+    te_codings: u16,
+    te_chunked: u16,
+    te_last_chunked: bool,
+    te_unknown: bool,
+}
+
+/// An incremental request-head parser. See the [module docs](self).
+///
+/// ```
+/// use weir_http::{Limits, RequestParser};
+/// let mut p = RequestParser::new(Limits::default());
+/// let mut buf = b"GET / HTTP/1.1\r\nHo".to_vec();
+/// assert!(p.parse(&buf).unwrap().is_none()); // needs more bytes
+/// buf.extend_from_slice(b"st: a\r\n\r\n");
+/// let head = p.parse(&buf).unwrap().unwrap();
+/// assert_eq!(head.header(&buf, b"host"), Some(&b"a"[..]));
+/// assert_eq!(head.head_len(), buf.len());
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestParser {
+    limits: Limits,
+    phase: Phase,
+    line_start: usize,
+    scan: usize,
+    empty_lines: u8,
+    facts: Facts,
+    head: RequestHead,
+}
+
+impl RequestParser {
+    /// A parser with these limits.
+    pub fn new(limits: Limits) -> Self {
+        let mut head = RequestHead::default();
+        head.headers.reserve(limits.max_headers.min(16));
+        Self {
+            limits: limits.max_head(limits.max_head),
+            phase: Phase::RequestLine,
+            line_start: 0,
+            scan: 0,
+            empty_lines: 0,
+            facts: Facts::default(),
+            head,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Forgets any partial request, so the next [`parse`](Self::parse) starts a
+    /// new one. Not needed after a successful parse (the parser resets itself).
+    pub fn reset(&mut self) {
+        self.phase = Phase::RequestLine;
+        self.line_start = 0;
+        self.scan = 0;
+        self.empty_lines = 0;
+        self.facts = Facts::default();
+        self.head.headers.clear();
+    }
+
+    /// Gives back the header storage of a head the caller is done with, so the
+    /// next request reuses its allocation (zero allocation in steady state).
+    pub fn recycle(&mut self, mut head: RequestHead) {
+        if head.headers.capacity() > self.head.headers.capacity() {
+            head.headers.clear();
+            // Keep the parse in progress (if any): copy its fields over.
+            head.headers.extend_from_slice(&self.head.headers);
+            self.head.headers = head.headers;
+        }
+    }
+
+    /// Parses the request head at the start of `buf`.
+    ///
+    /// `buf` must start at the first byte of the request and, between calls
+    /// that return `Ok(None)`, only grow at the end (the caller appends what it
+    /// reads). Parsing resumes where the previous call stopped.
+    ///
+    /// Returns `Ok(None)` when more bytes are needed, or `Ok(Some(head))` once
+    /// the head is complete; the body (if any) starts at `buf[head.head_len()..]`.
+    /// After `Some`, the parser is ready for the next request, whose first byte
+    /// must be at the start of the next `buf`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseError`] whose [`status`](ParseError::status) is the answer to
+    /// send; the connection should then be closed. The parser's state is then
+    /// unspecified: call [`reset`](Self::reset) before parsing anything else.
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Option<RequestHead>, ParseError> {
+        // Never look past max_head bytes: whatever follows cannot be head.
+        let window = &buf[..buf.len().min(self.limits.max_head)];
+        if self.phase == Phase::RequestLine {
+            loop {
+                // The request line's CR must come within max_request_line
+                // bytes; not scanning further keeps the error the same for
+                // any split of the input.
+                let limit = window.len().min(self.line_start + self.limits.max_request_line + 1);
+                let Some(cr) = self.line_end(window, limit)? else {
+                    return self.incomplete(buf.len());
+                };
+                let start = self.line_start;
+                self.line_start = cr + 2;
+                self.scan = cr + 2;
+                if cr != start {
+                    self.request_line(&window[start..cr], start)?;
+                    self.phase = Phase::Headers;
+                    break;
+                }
+                // RFC 9112 §2.2: "SHOULD ignore at least one empty line
+                // (CRLF) received prior to the request-line" — bounded.
+                if self.empty_lines >= self.limits.max_empty_lines {
+                    return Err(ParseError::TooManyEmptyLines);
+                }
+                self.empty_lines += 1;
+            }
+        }
+        loop {
+            let Some(cr) = self.line_end(window, window.len())? else {
+                return self.incomplete(buf.len());
+            };
+            let start = self.line_start;
+            self.line_start = cr + 2;
+            self.scan = cr + 2;
+            if cr == start {
+                return self.finish(cr + 2).map(Some);
+            }
+            self.field_line(&window[start..cr], start)?;
+        }
+    }
+
+    /// Finds the CR ending the current line in `window[..limit]`, resuming at
+    /// `scan`: the first control byte must be that CR (HTAB aside), followed
+    /// by LF. `Ok(None)`: the line is incomplete (`scan` records progress).
+    #[inline(always)]
+    fn line_end(&mut self, window: &[u8], limit: usize) -> Result<Option<usize>, ParseError> {
+        let hay = &window[..limit];
+        let mut i = self.scan;
+        loop {
+            i = find_ctl(hay, i);
+            match hay.get(i) {
+                Some(b'\r') => break,
+                Some(b'\t') => i += 1,
+                None => {
+                    self.scan = limit;
+                    return Ok(None);
+                }
+                Some(b'\n') => return Err(ParseError::BareLf),
+                Some(_) => return Err(ParseError::ControlByte),
+            }
+        }
+        match window.get(i + 1) {
+            Some(b'\n') => Ok(Some(i)),
+            None => {
+                // A CR ends the window: look at it again next time.
+                self.scan = i;
+                Ok(None)
+            }
+            Some(_) => Err(ParseError::BareCr),
+        }
+    }
+
+    /// No line end in the window: either more bytes are needed or a limit is hit.
+    #[cold]
+    fn incomplete(&self, len: usize) -> Result<Option<RequestHead>, ParseError> {
+        // `scan - line_start` is the length of the line so far, CR excluded.
+        if self.phase == Phase::RequestLine
+            && self.scan.saturating_sub(self.line_start) > self.limits.max_request_line
+        {
+            return Err(ParseError::RequestLineTooLong);
+        }
+        // The window is cut at max_head and holds no complete head.
+        if len >= self.limits.max_head {
+            return Err(ParseError::HeadTooLarge);
+        }
+        Ok(None)
+    }
+
+    /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3).
+    fn request_line(&mut self, line: &[u8], start: usize) -> Result<(), ParseError> {
+        if line.len() > self.limits.max_request_line {
+            return Err(ParseError::RequestLineTooLong);
+        }
+        // method = token (RFC 9110 §9.1). GET is most requests: one compare.
+        let i = if line.starts_with(b"GET ") {
+            3
+        } else {
+            let mut i = 0;
+            while i < line.len() && TOKEN[line[i] as usize] {
+                i += 1;
+            }
+            if i == 0 || line.get(i) != Some(&b' ') {
+                return Err(ParseError::InvalidMethod);
+            }
+            i
+        };
+        let method = if i == 3 && line[0] == b'G' { Method::Get } else { Method::from_bytes(&line[..i]) };
+        // The version has a fixed length, so the target is everything between
+        // the method's SP and the SP 9 bytes before the end: no scan for it.
+        let ts = i + 1;
+        if line.len() < ts + 10 || line[line.len() - 9] != b' ' {
+            return Err(ParseError::InvalidVersion);
+        }
+        let j = line.len() - 9;
+        // request-target: bytes from the TARGET_CLASS table, "%" HEXDIG HEXDIG.
+        let target = &line[ts..j];
+        // Branch-free classification: OR the classes of all bytes, then decide once.
+        let fast = fast_run::<true>(target);
+        let class = or_class(&target[fast..], &TARGET_CLASS);
+        if class & T_BAD != 0 {
+            return Err(ParseError::InvalidTarget);
+        }
+        if class & T_PCT != 0 {
+            for p in memchr::memchr_iter(b'%', target) {
+                let ok = matches!(target.get(p + 1..p + 3), Some(&[h, l])
+                    if hex_val(h).is_some() && hex_val(l).is_some());
+                if !ok {
+                    return Err(ParseError::InvalidTarget);
+                }
+            }
+        }
+        check_target_form(method, target)?;
+        // HTTP-version = HTTP-name "/" DIGIT "." DIGIT   (RFC 9112 §2.3)
+        // One 8-byte compare for the two versions that matter.
+        let v: [u8; 8] = line[j + 1..].try_into().expect("8 bytes by construction");
+        let version = match u64::from_le_bytes(v) {
+            HTTP_11 => Version::Http11,
+            HTTP_10 => Version::Http10,
+            _ => match v {
+                [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+                    if major.is_ascii_digit() && minor.is_ascii_digit() =>
+                {
+                    if major != b'1' {
+                        return Err(ParseError::UnsupportedVersion);
+                    }
+                    Version::Http11
+                }
+                _ => return Err(ParseError::InvalidVersion),
+            },
+        };
+        self.head.method = method;
+        self.head.method_span = Span::new(start, start + i);
+        self.head.target = Span::new(start + ts, start + j);
+        self.head.version = version;
+        Ok(())
+    }
+
+    /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5).
+    /// The value bytes were already checked by the control-byte scan.
+    fn field_line(&mut self, line: &[u8], start: usize) -> Result<(), ParseError> {
+        // field-name = token, then ":". Find the colon 16 bytes at a time and
+        // check the name with one OR-fold; classify errors off the hot path.
+        let mut i = fast_run::<false>(line);
+        if i == 0 || line.get(i) != Some(&b':') {
+            // A name with other tchars ("X_Y", "a.b"), or an error.
+            i = find_byte(line, b':');
+            if i == 0 || i == line.len() || or_class(&line[..i], &TOKEN_BAD) != 0 {
+                return Err(name_error(line));
+            }
+        }
+        if self.head.headers.len() >= self.limits.max_headers {
+            return Err(ParseError::TooManyHeaders);
+        }
+        let name = &line[..i];
+        // OWS around the value: usually exactly one SP before, none after.
+        let mut vs = i + 1;
+        let mut ve = line.len();
+        if line.get(vs) == Some(&b' ') {
+            vs += 1;
+        }
+        if vs < ve && matches!(line[vs], b' ' | b'\t') || matches!(line.last(), Some(b' ' | b'\t')) {
+            while vs < ve && matches!(line[vs], b' ' | b'\t') {
+                vs += 1;
+            }
+            while ve > vs && matches!(line[ve - 1], b' ' | b'\t') {
+                ve -= 1;
+            }
+        }
+        let value = &line[vs..ve];
+        self.head
+            .headers
+            .push(HeaderSpan { name: Span::new(start, start + i), value: Span::new(start + vs, start + ve) });
+        self.known_field(name, value)
+    }
+
+    /// Updates the framing facts for the fields that decide them. Dispatch on
+    /// the name length first: one compare rejects nearly every other field.
+    #[inline]
+    fn known_field(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
+        let f = &mut self.facts;
+        match name.len() {
+            4 if eq_lower(name, b"host") => {
+                // RFC 9112 §3.2: a server MUST respond 400 to more than one Host.
+                f.host_count = f.host_count.saturating_add(1);
+                if f.host_count > 1 {
+                    return Err(ParseError::DuplicateHost);
+                }
+                if or_class(value, &HOST_BAD) != 0 {
+                    return Err(ParseError::InvalidHost);
+                }
+            }
+            6 if eq_lower(name, b"expect") => {
+                f.expect_continue |= eq_lower(value, b"100-continue");
+            }
+            7 if eq_lower(name, b"upgrade") => f.upgrade_header = true,
+            10 if eq_lower(name, b"connection") => {
+                if eq_lower(value, b"keep-alive") {
+                    f.conn_keep_alive = true;
+                } else if eq_lower(value, b"close") {
+                    f.conn_close = true;
+                } else {
+                    for t in value.split(|&b| b == b',') {
+                        let t = trim_ows(t);
+                        f.conn_close |= eq_lower(t, b"close");
+                        f.conn_keep_alive |= eq_lower(t, b"keep-alive");
+                        f.conn_upgrade |= eq_lower(t, b"upgrade");
+                    }
+                }
+            }
+            14 if eq_lower(name, b"content-length") => {
+                // RFC 9112 §6.3: several or invalid values are unrecoverable
+                // errors. We do not merge identical values: a hardened server
+                // rejects any repetition (`Content-Length: 3, 3` included).
+                if f.content_length.is_some() {
+                    return Err(ParseError::DuplicateContentLength);
+                }
+                f.content_length = Some(parse_content_length(value)?);
+            }
+            17 if eq_lower(name, b"transfer-encoding") => {
+                if eq_lower(value, b"chunked") {
+                    // The usual case, in one compare.
+                    f.te_codings = f.te_codings.saturating_add(1);
+                    f.te_chunked = f.te_chunked.saturating_add(1);
+                    f.te_last_chunked = true;
+                    return Ok(());
+                }
+                // transfer-coding list, possibly over several field lines.
+                let mut any = false;
+                for c in value.split(|&b| b == b',') {
+                    let c = trim_ows(c);
+                    if c.is_empty() {
+                        continue; // empty list elements are allowed (RFC 9110 §5.6.1)
+                    }
+                    any = true;
+                    f.te_codings = f.te_codings.saturating_add(1);
+                    if eq_lower(c, b"chunked") {
+                        f.te_chunked = f.te_chunked.saturating_add(1);
+                        f.te_last_chunked = true;
+                    } else {
+                        if !TOKEN[c[0] as usize] {
+                            return Err(ParseError::InvalidTransferEncoding);
+                        }
+                        f.te_unknown = true;
+                        f.te_last_chunked = false;
+                    }
+                }
+                if !any {
+                    return Err(ParseError::InvalidTransferEncoding);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The empty line was reached: decide framing and connection facts
+    /// (RFC 9112 §6.3 message body length) and hand the head out.
+    fn finish(&mut self, head_len: usize) -> Result<RequestHead, ParseError> {
+        let f = &self.facts;
+        let v11 = self.head.version == Version::Http11;
+        if v11 && f.host_count == 0 {
+            return Err(ParseError::MissingHost);
+        }
+        let framing = if f.te_codings > 0 {
+            // §6.3 item 3: both is a smuggling attempt; reject, do not guess.
+            if f.content_length.is_some() {
+                return Err(ParseError::ContentLengthWithTransferEncoding);
+            }
+            // §6.1: "A server ... MUST NOT send ... Transfer-Encoding" to 1.0
+            // and a 1.0 request with it has unreliable framing.
+            if !v11 {
+                return Err(ParseError::TransferEncodingHttp10);
+            }
+            // §7: "A sender MUST NOT apply the chunked transfer coding more than once".
+            if f.te_chunked > 1 {
+                return Err(ParseError::ChunkedTwice);
+            }
+            // §6.3 item 4: chunked not final in a request -> MUST respond 400.
+            if !f.te_last_chunked {
+                return Err(ParseError::ChunkedNotFinal);
+            }
+            // §6.1: a transfer coding we do not understand -> 501.
+            if f.te_unknown {
+                return Err(ParseError::UnsupportedTransferCoding);
+            }
+            BodyFraming::Chunked
+        } else if let Some(n) = f.content_length {
+            if n > self.limits.max_body {
+                return Err(ParseError::BodyTooLarge);
+            }
+            BodyFraming::Length(n)
+        } else {
+            BodyFraming::None
+        };
+        let mut flags = 0;
+        // RFC 9112 §9.3: persistence.
+        if !f.conn_close && (v11 || f.conn_keep_alive) {
+            flags |= F_KEEP_ALIVE;
+        }
+        // RFC 9110 §10.1.1: ignore 100-continue from an HTTP/1.0 client.
+        if v11 && f.expect_continue {
+            flags |= F_EXPECT_CONTINUE;
+        }
+        if f.upgrade_header {
+            flags |= F_UPGRADE_HEADER;
+            // RFC 9110 §7.8: ignore Upgrade in HTTP/1.0; it needs Connection: upgrade.
+            if v11 && f.conn_upgrade {
+                flags |= F_UPGRADE;
+            }
+        }
+        if f.host_count > 0 {
+            flags |= F_HOST;
+        }
+        let head = RequestHead {
+            method: self.head.method,
+            method_span: self.head.method_span,
+            target: self.head.target,
+            version: self.head.version,
+            headers: core::mem::take(&mut self.head.headers),
+            head_len,
+            framing,
+            flags,
+        };
+        self.reset();
+        Ok(head)
+    }
+}
+
+/// Why a field line has no valid `field-name ":"` prefix.
+#[cold]
+fn name_error(line: &[u8]) -> ParseError {
+    let i = line.iter().take_while(|&&b| TOKEN[b as usize]).count();
+    match line.get(i) {
+        // RFC 9112 §5.2: obs-fold; a server MUST reject or replace it.
+        Some(b' ' | b'\t') if i == 0 => ParseError::ObsFold,
+        // RFC 9112 §5.1: "MUST reject ... whitespace between a header field
+        // name and colon with a response status code of 400".
+        Some(b' ' | b'\t') => ParseError::WhitespaceBeforeColon,
+        _ => ParseError::InvalidHeaderName,
+    }
+}
+
+/// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), no sign, no hex, no list.
+fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
+    if v.is_empty() {
+        return Err(ParseError::InvalidContentLength);
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(ParseError::InvalidContentLength);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d)))
+            .ok_or(ParseError::InvalidContentLength)?;
+    }
+    Ok(n)
+}
+
+/// The four forms of request-target (RFC 9112 §3.2), checked against the method.
+fn check_target_form(method: Method, t: &[u8]) -> Result<(), ParseError> {
+    match t[0] {
+        b'/' if method != Method::Connect => Ok(()),
+        // asterisk-form = "*" : only for OPTIONS (§3.2.4)
+        b'*' if t.len() == 1 => match method {
+            Method::Options => Ok(()),
+            _ => Err(ParseError::InvalidTarget),
+        },
+        // authority-form = uri-host ":" port : only for CONNECT (§3.2.3)
+        _ if method == Method::Connect => crate::target::check_authority_form(t),
+        // absolute-form = absolute-URI (§3.2.2)
+        _ => crate::target::check_absolute_form(t).map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8]) -> Result<Option<RequestHead>, ParseError> {
+        RequestParser::new(Limits::default()).parse(input)
+    }
+
+    #[test]
+    fn minimal_get() {
+        let buf = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let h = parse(buf).unwrap().unwrap();
+        assert_eq!(h.method(), Method::Get);
+        assert_eq!(h.target(buf), b"/");
+        assert_eq!(h.version(), Version::Http11);
+        assert_eq!(h.head_len(), buf.len());
+        assert!(h.keep_alive());
+        assert_eq!(h.framing(), BodyFraming::None);
+    }
+
+    #[test]
+    fn resumes_without_rescan_state() {
+        let full = b"POST /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+        let mut p = RequestParser::new(Limits::default());
+        for n in 0..full.len() {
+            match p.parse(&full[..n]) {
+                Ok(None) => {}
+                Ok(Some(h)) => {
+                    assert_eq!(n, h.head_len());
+                    assert_eq!(h.content_length(), Some(5));
+                    return;
+                }
+                Err(e) => panic!("{e} at {n}"),
+            }
+        }
+        panic!("never completed");
+    }
+
+    #[test]
+    fn parser_resets_after_success() {
+        let buf = b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.0\r\n\r\n";
+        let mut p = RequestParser::new(Limits::default());
+        let h1 = p.parse(buf).unwrap().unwrap();
+        let rest = &buf[h1.head_len()..];
+        p.recycle(h1);
+        let h2 = p.parse(rest).unwrap().unwrap();
+        assert_eq!(h2.target(rest), b"/2");
+        assert!(!h2.keep_alive());
+    }
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(parse_content_length(b"0"), Ok(0));
+        assert_eq!(parse_content_length(b"0042"), Ok(42));
+        assert_eq!(parse_content_length(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [&b""[..], b"+3", b"-3", b"0x3", b"3x", b"3 3", b"3,3", b"18446744073709551616"] {
+            assert!(parse_content_length(bad).is_err(), "{bad:?}");
+        }
+    }
+}

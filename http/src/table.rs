@@ -1,0 +1,552 @@
+//! Byte classification: 256-entry tables and a word-at-a-time control-byte scan.
+//!
+//! Every decision the parser makes about a single byte is one table load
+//! (`TOKEN[b]`), never a chain of comparisons. The tables are built by
+//! `const fn` from the RFC grammar, so the grammar is the source of truth:
+//!
+//! ```text
+//! tchar  = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+//!          "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA          ; RFC 9110 §5.6.2
+//! field-vchar = VCHAR / obs-text                                ; RFC 9110 §5.5
+//! pchar  = unreserved / pct-encoded / sub-delims / ":" / "@"    ; RFC 3986 §3.3
+//! ```
+//!
+//! [`find_ctl`] finds the first control byte (`< 0x20` or `0x7F`) eight bytes
+//! at a time with SWAR (SIMD within a register) arithmetic in safe code. It is
+//! how the parser finds the end of a line: the CR that ends a line is a control
+//! byte, and so is every byte that makes a line invalid (NUL, bare LF, DEL...),
+//! so one pass both finds the line end and validates field values. That is
+//! why the parser does not use `memchr(b'\n')` and then validate: that would be
+//! two passes over every value byte.
+
+/// Builds a 256-entry table from a `const fn(u8) -> bool` (const-evaluated).
+macro_rules! table {
+    ($pred:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $pred(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
+const fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// `unreserved / sub-delims / ":" / "@"` plus `/ ? [ ] %` (RFC 3986): every byte a
+/// request-target may hold. `%` must also start a `%XX` escape, checked apart.
+const fn is_target_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
+                | b'?'
+                | b'['
+                | b']'
+                | b'%'
+        )
+}
+
+/// `uri-host [ ":" port ]`: reg-name, IP-literal and port characters (RFC 3986 §3.2.2).
+const fn is_host_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+                | b'%'
+        )
+}
+
+const fn is_ctl(c: u8) -> bool {
+    c < 0x20 || c == 0x7f
+}
+
+/// `tchar`: bytes allowed in methods and field names.
+pub(crate) static TOKEN: [bool; 256] = table!(is_tchar);
+/// [`TARGET_CLASS`]: a byte that may not appear in a request-target.
+pub(crate) const T_BAD: u8 = 1;
+/// [`TARGET_CLASS`]: `%`, which must start a `%XX` escape.
+pub(crate) const T_PCT: u8 = 2;
+
+/// Request-target classes, so that a whole target is checked with one OR-fold
+/// (no branch per byte) and escapes are only looked at when a `%` is present.
+pub(crate) static TARGET_CLASS: [u8; 256] = {
+    let mut t = [T_BAD; 256];
+    let mut i = 0;
+    while i < 256 {
+        if is_target_char(i as u8) {
+            t[i] = 0;
+        }
+        i += 1;
+    }
+    t[b'%' as usize] = T_PCT;
+    t
+};
+/// 1 for bytes that are not `tchar`.
+pub(crate) static TOKEN_BAD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = !is_tchar(i as u8) as u8;
+        i += 1;
+    }
+    t
+};
+/// Bytes allowed in a `Host` value.
+pub(crate) static HOST: [bool; 256] = table!(is_host_char);
+/// 1 for bytes *not* allowed in a `Host` value, so a value is checked with
+/// one OR-fold and no branch per byte.
+pub(crate) static HOST_BAD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = !is_host_char(i as u8) as u8;
+        i += 1;
+    }
+    t
+};
+/// Control bytes: `%x00-1F / %x7F`.
+pub(crate) static CTL: [bool; 256] = table!(is_ctl);
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first control byte (`< 0x20` or `0x7F`) in `buf[from..]`, or
+/// `buf.len()` if there is none.
+///
+/// On x86_64, 16 bytes at a time with SSE2 (part of the x86_64 baseline, so
+/// no runtime detection): `min(v, 0x1F) == v` flags bytes `<= 0x1F` (unsigned),
+/// `v == 0x7F` flags DEL, `movemask` turns the flags into a bit mask. The tail
+/// (and other architectures) goes through [`find_ctl_swar`].
+#[inline]
+pub(crate) fn find_ctl(buf: &[u8], from: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let from = {
+        use core::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut i = from;
+        let sse2_block = |i: usize| -> Option<i32> {
+            let chunk = buf.get(i..i + 16)?;
+            // SAFETY: `chunk` is 16 readable bytes (`get` checked the range) and
+            // `_mm_loadu_si128` has no alignment requirement; the other
+            // intrinsics are plain SSE2 arithmetic, always present on x86_64.
+            Some(unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+                _mm_movemask_epi8(_mm_or_si128(low, del))
+            })
+        };
+        // Most lines end within 32 bytes: two inline SSE2 blocks first.
+        for _ in 0..2 {
+            match sse2_block(i) {
+                Some(0) => i += 16,
+                Some(mask) => return i + mask.trailing_zeros() as usize,
+                None => break,
+            }
+        }
+        // Long stretches (User-Agent, Cookie, long targets): 32 bytes per step
+        // with AVX2 when the CPU has it (a cached atomic load to check).
+        if buf.len().saturating_sub(i) >= 64 && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (detected just above).
+            match unsafe { avx2::find_ctl(buf, i) } {
+                Ok(found) => return found,
+                Err(resume) => i = resume,
+            }
+        }
+        while let Some(mask) = sse2_block(i) {
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+        i
+    };
+    find_ctl_swar(buf, from)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use core::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8,
+    };
+
+    /// [`super::find_ctl`] 32 bytes at a time: `Ok(index)` of the first
+    /// control byte, or `Err(index)` where fewer than 32 bytes remain.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn find_ctl(buf: &[u8], mut i: usize) -> Result<usize, usize> {
+        while let Some(chunk) = buf.get(i..i + 32) {
+            // SAFETY: `chunk` is 32 readable bytes (`get` checked the range),
+            // `_mm256_loadu_si256` has no alignment requirement, and the caller
+            // guarantees AVX2 for the other intrinsics.
+            let mask = unsafe {
+                let v = _mm256_loadu_si256(chunk.as_ptr().cast());
+                let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+                let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f));
+                _mm256_movemask_epi8(_mm256_or_si256(low, del)) as u32
+            };
+            if mask != 0 {
+                return Ok(i + mask.trailing_zeros() as usize);
+            }
+            i += 32;
+        }
+        Err(i)
+    }
+}
+
+/// The portable version of [`find_ctl`].
+///
+/// SWAR: for a word `w`, `(w - 0x20..20) & !w & 0x80..80` has a high bit set
+/// in the lowest byte `< 0x20` (borrows only travel upward, so the lowest flag
+/// is exact), and the same "has zero" test on `w ^ 0x7F..7F` finds DEL. Bytes
+/// `>= 0x80` (obs-text) are never flagged because `!w` clears their high bit.
+#[inline]
+pub(crate) fn find_ctl_swar(buf: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("slice of 8 bytes"));
+        let lt = w.wrapping_sub(LO * 0x20) & !w & HI;
+        let x = w ^ (LO * 0x7f);
+        let del = x.wrapping_sub(LO) & !x & HI;
+        let m = lt | del;
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < buf.len() {
+        if CTL[buf[i] as usize] {
+            return i;
+        }
+        i += 1;
+    }
+    buf.len()
+}
+
+/// `[A-Za-z0-9-]`: what nearly every field name is made of.
+pub(crate) static FAST_NAME: [bool; 256] = table!(is_fast_name);
+/// `[A-Za-z0-9-._/]`: what most request paths are made of.
+pub(crate) static FAST_PATH: [bool; 256] = table!(is_fast_path);
+
+const fn is_fast_name(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-'
+}
+
+const fn is_fast_path(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/')
+}
+
+/// Length of the longest prefix of `bytes` in [`FAST_NAME`] (or [`FAST_PATH`]
+/// when `PATH`), 16 bytes per step with SSE2 on x86_64.
+///
+/// This is the fast path of token and target validation: a byte in these
+/// sets is valid without a table lookup, and a name is checked in the same
+/// step that finds its colon. Anything else (`_` in a name, `%` or `?` in a
+/// target, an invalid byte) stops the run and the caller falls back to the
+/// full tables.
+#[inline]
+pub(crate) fn fast_run<const PATH: bool>(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{
+            _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        while let Some(chunk) = bytes.get(i..i + 16) {
+            // SAFETY: `chunk` is 16 readable bytes (`get` checked the range) and
+            // `_mm_loadu_si128` has no alignment requirement; the rest is SSE2
+            // arithmetic, always present on x86_64.
+            let ok = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                let set = |b: u8| _mm_set1_epi8(b as i8);
+                // `x` in lo..=hi (unsigned): max(x, lo) == x && min(x, hi) == x.
+                let within = |x, lo: u8, hi: u8| {
+                    _mm_and_si128(
+                        _mm_cmpeq_epi8(_mm_max_epu8(x, set(lo)), x),
+                        _mm_cmpeq_epi8(_mm_min_epu8(x, set(hi)), x),
+                    )
+                };
+                // OR 0x20 lowercases letters and maps no other byte into a..z.
+                let alpha = within(_mm_or_si128(v, set(0x20)), b'a', b'z');
+                let mut ok = _mm_or_si128(alpha, within(v, b'-', b'9'));
+                // '-'..='9' is "-./0123456789"; a name only allows '-' and digits.
+                if !PATH {
+                    ok = _mm_and_si128(
+                        ok,
+                        _mm_or_si128(
+                            within(v, b'0', b'9'),
+                            _mm_or_si128(alpha, _mm_cmpeq_epi8(v, set(b'-'))),
+                        ),
+                    );
+                } else {
+                    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, set(b'_')));
+                }
+                _mm_movemask_epi8(ok) as u32
+            };
+            if ok != 0xffff {
+                return i + (!ok).trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
+    let table = if PATH { &FAST_PATH } else { &FAST_NAME };
+    while i < bytes.len() && table[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// The OR of `table[b]` over all bytes: one pass, no branch per byte (four
+/// lookups per step), then the caller decides once.
+#[inline]
+pub(crate) fn or_class(bytes: &[u8], table: &[u8; 256]) -> u8 {
+    let mut acc = 0;
+    let mut chunks = bytes.chunks_exact(4);
+    for c in &mut chunks {
+        acc |= table[c[0] as usize] | table[c[1] as usize] | table[c[2] as usize] | table[c[3] as usize];
+    }
+    for &b in chunks.remainder() {
+        acc |= table[b as usize];
+    }
+    acc
+}
+
+/// Index of the first `needle` in `hay`, or `hay.len()`. Like `memchr`, but
+/// inlined: the haystacks here (field names) are short, where a call and
+/// memchr's setup cost more than the search.
+#[inline]
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let from = {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        let mut i = 0;
+        while let Some(chunk) = hay.get(i..i + 16) {
+            // SAFETY: `chunk` is 16 readable bytes (`get` checked the range) and
+            // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8)))
+            };
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+        i
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let from = 0;
+    hay[from..].iter().position(|&b| b == needle).map_or(hay.len(), |p| from + p)
+}
+
+/// `a` equals `lower` (an all-lowercase ASCII constant of letters, digits and
+/// `-`) ignoring ASCII case, for `a` without control bytes (a token or a
+/// scanned field value). OR-ing 0x20 lowercases letters; for the bytes that
+/// can reach here, the only other byte mapping onto a letter, digit or `-` is
+/// a control byte, which the scan already rejected. Eight bytes per compare.
+#[inline]
+pub(crate) fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
+    if a.len() != lower.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a, lower);
+    while a.len() >= 8 {
+        let x = u64::from_le_bytes(a[..8].try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        if x | (LO * 0x20) != y {
+            return false;
+        }
+        a = &a[8..];
+        b = &b[8..];
+    }
+    a.iter().zip(b).all(|(&x, &y)| x | 0x20 == y)
+}
+
+/// Value of each ASCII hex digit; [`NOT_HEX`] for every other byte.
+pub(crate) static HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+/// [`HEX`] entry of a byte that is not a hex digit.
+pub(crate) const NOT_HEX: u8 = 0xff;
+
+/// Value of an ASCII hex digit, or `None`.
+#[inline]
+pub(crate) fn hex_val(c: u8) -> Option<u8> {
+    match HEX[c as usize] {
+        NOT_HEX => None,
+        d => Some(d),
+    }
+}
+
+/// Strips leading and trailing OWS (`*( SP / HTAB )`, RFC 9110 §5.6.3).
+#[inline]
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SWAR scan must agree with the scalar table for every byte value at
+    /// every position of a 0..=24-byte buffer (covers the word and tail loops).
+    #[test]
+    fn find_ctl_matches_table_for_all_bytes_and_offsets() {
+        for len in (0..=40usize).chain([63, 64, 65, 70, 95, 96, 97, 130]) {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut buf = vec![b'a'; len];
+                    buf[pos] = b;
+                    for from in 0..=pos {
+                        let expect = if CTL[b as usize] { pos } else { len };
+                        assert_eq!(find_ctl(&buf, from), expect, "len {len} pos {pos} b {b}");
+                        assert_eq!(find_ctl_swar(&buf, from), expect, "swar len {len} pos {pos} b {b}");
+                    }
+                }
+            }
+        }
+        // Several control bytes: the first wins; obs-text before them is skipped.
+        let buf = b"\x80\xff\xfe\x7e\x20abc\x01\x00\x7f";
+        assert_eq!(find_ctl(buf, 0), 8);
+    }
+
+    #[test]
+    fn tables() {
+        for c in b"!#$%&'*+-.^_`|~09azAZ" {
+            assert!(TOKEN[*c as usize], "{}", *c as char);
+        }
+        for c in b"\"(),/:;<=>?@[\\]{} \t\x00\x7f\x80" {
+            assert!(!TOKEN[*c as usize], "{}", *c as char);
+        }
+        for c in b"\"<>\\^`{|} #\x00\x80" {
+            assert_eq!(TARGET_CLASS[*c as usize], T_BAD, "{}", *c as char);
+        }
+        assert_eq!(TARGET_CLASS[b'%' as usize], T_PCT);
+        // fast_run agrees with its scalar tables for every byte at every position.
+        for b in 0..=255u8 {
+            for len in [1usize, 5, 15, 16, 17, 31, 32, 33, 40] {
+                for pos in 0..len {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    let want_n = if FAST_NAME[b as usize] { len } else { pos };
+                    let want_p = if FAST_PATH[b as usize] { len } else { pos };
+                    assert_eq!(fast_run::<false>(&v), want_n, "name b {b} len {len} pos {pos}");
+                    assert_eq!(fast_run::<true>(&v), want_p, "path b {b} len {len} pos {pos}");
+                }
+            }
+            // The fast sets are subsets of the full ones.
+            if FAST_NAME[b as usize] {
+                assert!(TOKEN[b as usize]);
+            }
+            if FAST_PATH[b as usize] {
+                assert_eq!(TARGET_CLASS[b as usize], 0);
+            }
+        }
+        for b in 0..=255u8 {
+            assert_eq!(TOKEN_BAD[b as usize] == 0, TOKEN[b as usize]);
+            assert_eq!(HOST_BAD[b as usize] == 0, HOST[b as usize]);
+            for len in 0..40 {
+                let mut v = vec![b'a'; len];
+                if len > 0 {
+                    v[len / 2] = b;
+                }
+                let want = v.iter().position(|&c| c == b':').unwrap_or(len);
+                assert_eq!(find_byte(&v, b':'), want);
+                let class = v.iter().fold(0, |a, &c| a | TARGET_CLASS[c as usize]);
+                assert_eq!(or_class(&v, &TARGET_CLASS), class);
+            }
+        }
+        assert_eq!(TARGET_CLASS[b'/' as usize], 0);
+        assert_eq!(trim_ows(b" \t a b \t"), b"a b");
+        assert_eq!(trim_ows(b"  "), b"");
+        assert!(eq_lower(b"Transfer-Encoding", b"transfer-encoding"));
+        assert!(eq_lower(b"HOST", b"host"));
+        assert!(eq_lower(b"100-Continue", b"100-continue"));
+        assert!(!eq_lower(b"hosT!", b"host"));
+        assert!(!eq_lower(b"Transfer-Encodinh", b"transfer-encoding"));
+        assert!(!eq_lower(b"keep_alive", b"keep-alive"));
+        assert_eq!(hex_val(b'f'), Some(15));
+        assert_eq!(hex_val(b'F'), Some(15));
+        assert_eq!(hex_val(b'0'), Some(0));
+        assert_eq!(hex_val(b'9'), Some(9));
+        assert_eq!((0..=255u8).filter(|&b| hex_val(b).is_some()).count(), 22);
+        assert_eq!(hex_val(b'g'), None);
+    }
+}

@@ -1,0 +1,295 @@
+//! The application builder: routes, scopes, middleware, static files.
+//!
+//! ```
+//! use weir_server::{App, Response, workers, middleware::Cors};
+//!
+//! let app = App::new()
+//!     .middleware(Cors::any())
+//!     .get("/", |_req| Response::text("hello"))
+//!     .get("/users/:id", |req| Response::text(format!("user {}", req.param("id").unwrap())))
+//!     .route("POST", "/hash", workers(|req| Response::text(format!("{}", req.body().len()))))
+//!     .scope("/api", |api| api.get("/files/*rest", |req| Response::text(req.param("rest").unwrap().to_string())));
+//! # let _ = app;
+//! ```
+//!
+//! Routes are compiled once into a [`weir_http::Router`]: static segments
+//! beat `:params`, which beat `*rest`; a path with routes for other methods
+//! answers 405 with `Allow`, an unknown path 404. `HEAD` is served by the
+//! `GET` route (the body is dropped).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use weir_http::Router;
+
+use crate::handler::{inline, Handler};
+use crate::middleware::{Chain, Middleware};
+use crate::request::Request;
+use crate::response::Response;
+use crate::static_files::StaticFiles;
+
+/// A compiled route: its handler and the middleware around it.
+#[derive(Clone)]
+pub(crate) struct Route {
+    pub(crate) handler: Handler,
+    pub(crate) chain: Chain,
+    /// The route answers WebSocket upgrades (see `App::ws`).
+    pub(crate) ws: Option<Arc<crate::ws::WsRoute>>,
+}
+
+/// The application: compiled routes plus the app-wide middleware.
+pub(crate) struct CompiledApp {
+    pub(crate) router: Router<Route>,
+    pub(crate) global: Chain,
+}
+
+struct RouteDef {
+    method: Option<String>,
+    pattern: String,
+    handler: Handler,
+    ws: Option<Arc<crate::ws::WsRoute>>,
+}
+
+/// A group of routes under a common prefix, with its own middleware.
+pub struct Scope {
+    prefix: String,
+    middleware: Vec<Arc<dyn Middleware>>,
+    routes: Vec<RouteDef>,
+    scopes: Vec<Scope>,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").field("prefix", &self.prefix).field("routes", &self.routes.len()).finish()
+    }
+}
+
+macro_rules! method_fns {
+    ($($(#[$doc:meta])* $name:ident => $method:literal),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name<F>(self, pattern: &str, handler: F) -> Self
+        where
+            F: Fn(&Request<'_>) -> Response + Send + Sync + 'static,
+        {
+            self.route($method, pattern, inline(handler))
+        }
+    )*};
+}
+
+impl Scope {
+    fn new(prefix: &str) -> Scope {
+        Scope {
+            prefix: prefix.trim_end_matches('/').to_string(),
+            middleware: Vec::new(),
+            routes: Vec::new(),
+            scopes: Vec::new(),
+        }
+    }
+
+    method_fns! {
+        /// An inline `GET` route (also answers `HEAD`).
+        get => "GET",
+        /// An inline `POST` route.
+        post => "POST",
+        /// An inline `PUT` route.
+        put => "PUT",
+        /// An inline `DELETE` route.
+        delete => "DELETE",
+        /// An inline `PATCH` route.
+        patch => "PATCH",
+    }
+
+    /// A route for `method` (any token, e.g. `"PROPFIND"`) with a handler
+    /// built by [`inline`], [`workers`](crate::workers) or [`deferred`](crate::deferred).
+    pub fn route(mut self, method: &str, pattern: &str, handler: Handler) -> Self {
+        self.routes.push(RouteDef {
+            method: Some(method.to_string()),
+            pattern: pattern.to_string(),
+            handler,
+            ws: None,
+        });
+        self
+    }
+
+    /// A route for every method.
+    pub fn any(mut self, pattern: &str, handler: Handler) -> Self {
+        self.routes.push(RouteDef { method: None, pattern: pattern.to_string(), handler, ws: None });
+        self
+    }
+
+    /// Adds middleware around every route of this scope (and nested scopes).
+    pub fn middleware(mut self, m: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(m));
+        self
+    }
+
+    /// A nested scope under `prefix`.
+    pub fn scope(mut self, prefix: &str, build: impl FnOnce(Scope) -> Scope) -> Self {
+        self.scopes.push(build(Scope::new(prefix)));
+        self
+    }
+
+    /// Serves the files under `dir` at `prefix` (GET and HEAD).
+    pub fn static_dir(self, prefix: &str, dir: impl Into<PathBuf>) -> Self {
+        self.static_files(prefix, StaticFiles::new(dir))
+    }
+
+    /// Serves files with a configured [`StaticFiles`].
+    pub fn static_files(self, prefix: &str, files: StaticFiles) -> Self {
+        let files = Arc::new(files);
+        let base = prefix.trim_end_matches('/').to_string();
+        let f = files.clone();
+        let base2 = base.clone();
+        let s = self.route("GET", &format!("{base}/*path"), inline(move |req| f.serve(req, &base2)));
+        if base.is_empty() {
+            let f = files.clone();
+            s.route("GET", "/", inline(move |req| f.serve(req, "")))
+        } else {
+            let f = files;
+            let b = base.clone();
+            s.route("GET", &base, inline(move |req| f.serve(req, &b)))
+        }
+    }
+
+    /// A WebSocket endpoint at `pattern` (see [`crate::ws`]).
+    pub fn ws(mut self, pattern: &str, route: crate::ws::WsRoute) -> Self {
+        let refuse = inline(|_req| {
+            Response::error(426)
+                .with_header("Sec-WebSocket-Version", &b"13"[..])
+                .with_header("Upgrade", &b"websocket"[..])
+        });
+        self.routes.push(RouteDef {
+            method: Some("GET".into()),
+            pattern: pattern.to_string(),
+            handler: refuse,
+            ws: Some(Arc::new(route)),
+        });
+        self
+    }
+
+    fn flatten(
+        self,
+        outer_prefix: &str,
+        outer_chain: &[Arc<dyn Middleware>],
+        out: &mut Vec<(RouteDef, Chain)>,
+    ) {
+        let prefix = format!("{outer_prefix}{}", self.prefix);
+        let mut chain: Vec<Arc<dyn Middleware>> = outer_chain.to_vec();
+        chain.extend(self.middleware);
+        let shared: Chain = chain.clone().into();
+        for mut r in self.routes {
+            r.pattern = if r.pattern == "/" && !prefix.is_empty() {
+                prefix.clone()
+            } else {
+                format!("{prefix}{}", r.pattern)
+            };
+            out.push((r, shared.clone()));
+        }
+        for s in self.scopes {
+            s.flatten(&prefix, &chain, out);
+        }
+    }
+}
+
+/// An application: routes, scopes, middleware and static files. Build it,
+/// then run it with [`crate::Server`].
+#[derive(Debug)]
+pub struct App {
+    root: Scope,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+macro_rules! app_method_fns {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name<F>(self, pattern: &str, handler: F) -> Self
+        where
+            F: Fn(&Request<'_>) -> Response + Send + Sync + 'static,
+        {
+            App { root: self.root.$name(pattern, handler) }
+        }
+    )*};
+}
+
+impl App {
+    /// An empty application (every request: 404).
+    pub fn new() -> App {
+        App { root: Scope::new("") }
+    }
+
+    app_method_fns! {
+        /// An inline `GET` route (also answers `HEAD`).
+        get,
+        /// An inline `POST` route.
+        post,
+        /// An inline `PUT` route.
+        put,
+        /// An inline `DELETE` route.
+        delete,
+        /// An inline `PATCH` route.
+        patch,
+    }
+
+    /// A route for `method` with a handler built by [`inline`],
+    /// [`workers`](crate::workers) or [`deferred`](crate::deferred).
+    pub fn route(self, method: &str, pattern: &str, handler: Handler) -> Self {
+        App { root: self.root.route(method, pattern, handler) }
+    }
+
+    /// A route for every method.
+    pub fn any(self, pattern: &str, handler: Handler) -> Self {
+        App { root: self.root.any(pattern, handler) }
+    }
+
+    /// Adds app-wide middleware (it also wraps 404 and 405 answers).
+    pub fn middleware(self, m: impl Middleware) -> Self {
+        App { root: self.root.middleware(m) }
+    }
+
+    /// A scope of routes under `prefix`, with its own middleware.
+    pub fn scope(self, prefix: &str, build: impl FnOnce(Scope) -> Scope) -> Self {
+        App { root: self.root.scope(prefix, build) }
+    }
+
+    /// Serves the files under `dir` at `prefix`.
+    pub fn static_dir(self, prefix: &str, dir: impl Into<PathBuf>) -> Self {
+        App { root: self.root.static_dir(prefix, dir) }
+    }
+
+    /// Serves files with a configured [`StaticFiles`].
+    pub fn static_files(self, prefix: &str, files: StaticFiles) -> Self {
+        App { root: self.root.static_files(prefix, files) }
+    }
+
+    /// A WebSocket endpoint.
+    pub fn ws(self, pattern: &str, route: crate::ws::WsRoute) -> Self {
+        App { root: self.root.ws(pattern, route) }
+    }
+
+    /// Compiles the routes.
+    ///
+    /// # Errors
+    ///
+    /// An invalid or duplicate route pattern, with the pattern named.
+    pub(crate) fn compile(self) -> Result<CompiledApp, String> {
+        let global: Chain = self.root.middleware.clone().into();
+        let mut defs = Vec::new();
+        let root = Scope { middleware: Vec::new(), ..self.root };
+        root.flatten("", &global, &mut defs);
+        let mut router = Router::new();
+        for (def, chain) in defs {
+            let route = Route { handler: def.handler, chain, ws: def.ws };
+            let res = match &def.method {
+                Some(m) => router.insert(m, &def.pattern, route),
+                None => router.insert_any(&def.pattern, route),
+            };
+            res.map_err(|e| format!("route {} {}: {e}", def.method.as_deref().unwrap_or("*"), def.pattern))?;
+        }
+        Ok(CompiledApp { router, global })
+    }
+}

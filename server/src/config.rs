@@ -1,0 +1,59 @@
+//! Server configuration: limits, timeouts and caps, with their defaults.
+
+use std::time::Duration;
+
+use weir_http::Limits;
+
+/// How the HTTP server behaves. `Default` gives production-sane values
+/// close to nginx's.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Parser limits (request line 414, head 431, body 413, ...).
+    pub limits: Limits,
+    /// Time allowed to receive a whole request head once its first byte
+    /// arrived (slowloris). On expiry: 408, then close.
+    pub head_timeout: Duration,
+    /// Time allowed between body bytes. On expiry: 408, then close.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept. On expiry: quiet close.
+    pub keep_alive_timeout: Duration,
+    /// How long a response may sit unsent because the client does not read.
+    /// On expiry: close.
+    pub write_timeout: Duration,
+    /// How long a worker-pool or deferred handler may take. On expiry: 503, close.
+    pub handler_timeout: Duration,
+    /// Requests served on one connection before it is closed (0: no limit).
+    pub max_requests_per_connection: u64,
+    /// Pipelined requests parsed ahead while earlier ones are unanswered.
+    pub max_pipeline: usize,
+    /// Connections one shard holds; more are turned away with 503.
+    pub max_connections_per_shard: usize,
+    /// Worker threads for `workers(...)` handlers.
+    pub worker_threads: usize,
+    /// Jobs queued for the worker pool before new ones get 503.
+    pub worker_queue: usize,
+    /// Grace period for in-flight work on graceful shutdown.
+    pub shutdown_grace: Duration,
+    /// Pin shard *i* to CPU *i*.
+    pub pin_cores: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: Limits::default(),
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(75),
+            write_timeout: Duration::from_secs(60),
+            handler_timeout: Duration::from_secs(60),
+            max_requests_per_connection: 0,
+            max_pipeline: 64,
+            max_connections_per_shard: 100_000,
+            worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            worker_queue: 1024,
+            shutdown_grace: Duration::from_secs(10),
+            pin_cores: false,
+        }
+    }
+}

@@ -1,0 +1,787 @@
+//! The HTTP/1.1 connection: a [`Protocol`] for the reactor.
+//!
+//! ```text
+//!            bytes                      complete head
+//!   Idle ----------> Head (partial) ------------------+--> dispatch ---> answer
+//!     ^                                               |      (inline | workers | deferred)
+//!     |              body framed by Content-Length    |
+//!     |              or chunked (100-continue first)  v
+//!     |                                         Body (decoding)
+//!     +--- keep-alive <--- writing <--- answers, strictly in request order
+//! ```
+//!
+//! * **Zero copy on the fast path.** A request whose head (and
+//!   Content-Length body, if any) is complete in the bytes just read is
+//!   parsed and dispatched in place: the [`Request`] borrows the reactor's
+//!   read buffer. Only a request that arrives in pieces costs anything: a
+//!   partial head keeps its parser (state: two offsets), a partial body
+//!   copies the head (a few hundred bytes) and accumulates the body.
+//! * **Pipelining.** Requests are parsed ahead of their answers. Inline
+//!   answers go straight to the write queue — sixteen pipelined requests
+//!   become one `writev`. When an earlier answer is still pending (worker
+//!   pool, deferred, a stream), later answers wait in order in
+//!   `pending`; at `max_pipeline` waiting answers, reading pauses.
+//! * **Errors end the connection.** A parse error becomes its status (400,
+//!   413, 414, 431, 501, 505) with `Connection: close`, answered after the
+//!   requests before it; nothing after it is read (RFC 9112 §9.6).
+//! * **One deadline** per connection, chosen by state: head, body,
+//!   handler, keep-alive idle, or a write stall.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use weir_http::{
+    encode_chunk_header, encode_chunked, encode_content_length, encode_date, encode_end_of_head,
+    encode_header, encode_status_line, normalize_path, response_has_body, status_allows_framing, BodyDecoder,
+    BodyFraming, DateCache, Decoded, LookupError, Method, RequestHead, RequestParser, Target, Version,
+    CHUNK_HEADER_MAX, LAST_CHUNK,
+};
+use weir_reactor::{Chunk, CloseReason, Ctx, FileRange, Protocol, ShardCtx, SharedBytes, WorkerPool};
+
+use crate::app::{CompiledApp, Route};
+use crate::config::ServerConfig;
+use crate::handler::{Handler, Responder};
+use crate::middleware::{run_after, run_chain, Chain};
+use crate::request::{OwnedRequest, Params, Request};
+use crate::response::{Body, BodySink, Response};
+use crate::stats::{HttpStats, StatsRegistry};
+
+/// Bodies up to this size are copied next to the response head (one
+/// iovec, one small copy) instead of being queued as a separate chunk.
+const INLINE_BODY_MAX: usize = 1024;
+
+/// What other threads send to a connection.
+#[derive(Debug)]
+pub enum Msg {
+    /// The answer to the pipelined request with this sequence number.
+    Response(u64, Response),
+    /// A piece of a streamed body.
+    StreamChunk(Vec<u8>),
+    /// The streamed body is complete.
+    StreamEnd,
+    /// WebSocket traffic (see [`crate::ws`]).
+    Ws(crate::ws::WsMsg),
+}
+
+/// Everything the shards share.
+pub(crate) struct Shared {
+    pub(crate) app: CompiledApp,
+    pub(crate) config: ServerConfig,
+    pub(crate) pool: WorkerPool,
+    pub(crate) stats: Arc<StatsRegistry>,
+    pub(crate) pubsub: Arc<crate::ws::PubSub>,
+}
+
+/// Facts about a request that its answer needs.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    is_head: bool,
+    keep_alive: bool,
+    http10: bool,
+}
+
+/// An answer that cannot be written yet (an earlier one is pending).
+struct Pending {
+    seq: u64,
+    meta: Meta,
+    resp: Option<Response>,
+    /// For deferred answers: the request and chain, to run `after` hooks.
+    after: Option<(Box<OwnedRequest>, Chain)>,
+}
+
+/// A request whose body is still arriving.
+struct BodyState {
+    head_buf: Vec<u8>,
+    head: RequestHead,
+    decoder: BodyDecoder,
+    body: Vec<u8>,
+}
+
+const STREAMING: u8 = 1;
+/// No more requests on this connection: answer what is pending, then close.
+const CLOSE_AFTER: u8 = 1 << 1;
+/// The head timeout is armed for the current partial head.
+const HEAD_TIMER: u8 = 1 << 2;
+const STREAM_RAW: u8 = 1 << 3;
+
+/// Per-connection state.
+pub struct Conn {
+    partial: Option<Box<RequestParser>>,
+    body: Option<Box<BodyState>>,
+    pending: VecDeque<Pending>,
+    next_seq: u64,
+    served: u64,
+    flags: u8,
+    pub(crate) ws: Option<Box<crate::ws::WsConnState>>,
+}
+
+/// The per-shard protocol.
+pub(crate) struct HttpShard {
+    pub(crate) shared: Arc<Shared>,
+    parser: RequestParser,
+    out: Vec<u8>,
+    date: DateCache,
+    next_date: Option<Instant>,
+    pub(crate) stats: Arc<HttpStats>,
+    stopping: bool,
+    pub(crate) ws: crate::ws::ShardWs,
+}
+
+impl HttpShard {
+    pub(crate) fn new(shared: Arc<Shared>, id: usize) -> HttpShard {
+        let stats = shared.stats.http[id].clone();
+        HttpShard {
+            parser: RequestParser::new(shared.config.limits),
+            out: Vec::with_capacity(1024),
+            date: DateCache::new(),
+            next_date: None,
+            stats,
+            stopping: false,
+            ws: crate::ws::ShardWs::new(id),
+            shared,
+        }
+    }
+
+    /// Refreshes the cached `Date` header at most once per wall-clock second.
+    fn refresh_date(&mut self, now: Instant) {
+        if self.next_date.is_some_and(|t| now < t) {
+            return;
+        }
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.date.update(wall.as_secs());
+        self.next_date = Some(now + Duration::from_nanos(1_000_000_000 - u64::from(wall.subsec_nanos())));
+    }
+
+    // --------------------------------------------------------------- input
+
+    fn on_http_data(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
+        let mut used = 0;
+        while used < data.len() {
+            if conn.flags & CLOSE_AFTER != 0 || conn.ws.is_some() {
+                break;
+            }
+            if conn.pending.len() >= self.shared.config.max_pipeline {
+                cx.pause_reading();
+                break;
+            }
+            if conn.body.is_some() {
+                match self.feed_body(conn, cx, &data[used..]) {
+                    Some(n) => used += n,
+                    None => return data.len(),
+                }
+                if conn.body.is_some() {
+                    break; // need more body bytes
+                }
+                continue;
+            }
+            let input = &data[used..];
+            let parser = match conn.partial.as_deref_mut() {
+                Some(p) => p,
+                None => &mut self.parser,
+            };
+            match parser.parse(input) {
+                Ok(None) => {
+                    if conn.partial.is_none() {
+                        let fresh = RequestParser::new(self.shared.config.limits);
+                        conn.partial = Some(Box::new(std::mem::replace(&mut self.parser, fresh)));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    conn.partial = None;
+                    self.fail(conn, cx, e.status());
+                    return data.len();
+                }
+                Ok(Some(head)) => {
+                    conn.flags &= !HEAD_TIMER;
+                    if let Some(mut p) = conn.partial.take() {
+                        // Keep the (already warm) per-shard parser; give the head's
+                        // storage back to it instead.
+                        p.reset();
+                    }
+                    let n = self.on_head(conn, cx, head, &data[used..]);
+                    used += n;
+                }
+            }
+        }
+        used
+    }
+
+    /// A complete head at the start of `input`: dispatch it now if its body
+    /// is here too, else start collecting the body. Returns bytes consumed.
+    fn on_head(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, head: RequestHead, input: &[u8]) -> usize {
+        let head_len = head.head_len();
+        let limits = self.shared.config.limits;
+        match head.framing() {
+            BodyFraming::None => {
+                self.dispatch(conn, cx, &input[..head_len], &head, &[]);
+                self.parser.recycle(head);
+                head_len
+            }
+            BodyFraming::Length(n) if n > limits.max_body => {
+                self.fail(conn, cx, 413);
+                input.len()
+            }
+            BodyFraming::Length(n) if (input.len() - head_len) as u64 >= n => {
+                let end = head_len + n as usize;
+                self.dispatch(conn, cx, &input[..head_len], &head, &input[head_len..end]);
+                self.parser.recycle(head);
+                end
+            }
+            framing => {
+                // The body is not all here: copy the head (small) and collect the body.
+                if head.expect_continue() {
+                    // RFC 9110 §10.1.1: answer 100 only if we will read the body.
+                    if let Some(status) = self.early_rejection(&head, &input[..head_len]) {
+                        self.fail(conn, cx, status);
+                        return input.len();
+                    }
+                    if input.len() == head_len && head.version() == Version::Http11 {
+                        cx.write(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
+                    }
+                }
+                let decoder = BodyDecoder::new(framing, &limits);
+                conn.body = Some(Box::new(BodyState {
+                    head_buf: input[..head_len].to_vec(),
+                    head,
+                    decoder,
+                    body: Vec::new(),
+                }));
+                head_len
+            }
+        }
+    }
+
+    /// For `Expect: 100-continue`: the status to answer instead of reading
+    /// the body (no such route, wrong method), if any.
+    fn early_rejection(&self, head: &RequestHead, buf: &[u8]) -> Option<u16> {
+        let target = head.parsed_target(buf).ok()?;
+        let path = std::str::from_utf8(target.path()).ok()?;
+        match self.shared.app.router.lookup(head.method_bytes(buf), path) {
+            Ok(_) => None,
+            Err(LookupError::NotFound) => Some(404),
+            Err(LookupError::MethodNotAllowed { .. }) => Some(405),
+        }
+    }
+
+    /// Feeds body bytes; dispatches when the body completes. Returns bytes
+    /// consumed, or `None` after a fatal error (the connection is closing).
+    fn feed_body(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, input: &[u8]) -> Option<usize> {
+        let max_body = self.shared.config.limits.max_body;
+        let state = conn.body.as_mut().expect("body state present");
+        let mut pos = 0;
+        loop {
+            match state.decoder.decode(&input[pos..]) {
+                Err(e) => {
+                    conn.body = None;
+                    self.fail(conn, cx, e.status());
+                    return None;
+                }
+                Ok((n, Decoded::Data(range))) => {
+                    let piece = &input[pos..][range];
+                    if (state.body.len() + piece.len()) as u64 > max_body {
+                        conn.body = None;
+                        self.fail(conn, cx, 413);
+                        return None;
+                    }
+                    state.body.extend_from_slice(piece);
+                    pos += n;
+                }
+                Ok((n, Decoded::NeedMore)) => return Some(pos + n),
+                Ok((n, Decoded::Done)) => {
+                    pos += n;
+                    let state = conn.body.take().expect("body state present");
+                    self.dispatch(conn, cx, &state.head_buf, &state.head, &state.body);
+                    return Some(pos);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ dispatch
+
+    fn dispatch(
+        &mut self,
+        conn: &mut Conn,
+        cx: &mut Ctx<'_, Msg>,
+        buf: &[u8],
+        head: &RequestHead,
+        body: &[u8],
+    ) {
+        let meta = Meta {
+            is_head: head.is_head(),
+            keep_alive: head.keep_alive(),
+            http10: head.version() == Version::Http10,
+        };
+        let target = match head.parsed_target(buf) {
+            Ok(t) => t,
+            Err(e) => return self.fail(conn, cx, e.status()),
+        };
+        let (raw_path, query) = match target {
+            Target::Origin { path, query } | Target::Absolute { path, query, .. } => (path, query),
+            Target::Asterisk => {
+                // OPTIONS * (RFC 9110 §9.3.7): the server as a whole.
+                let resp = if head.method() == Method::Options {
+                    Response::new(204)
+                        .with_header("Allow", &b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"[..])
+                } else {
+                    Response::error(400)
+                };
+                return self.complete(conn, cx, resp, meta);
+            }
+            Target::Authority(_) => return self.complete(conn, cx, Response::error(501).with_close(), meta),
+        };
+        // Route on the normalised path, so `/a/../admin` or `/%61dmin`
+        // cannot slip past a route or a middleware guarding `/admin`.
+        let normalized;
+        let path: &str = if needs_normalizing(raw_path) {
+            match normalize_path(raw_path) {
+                Ok(p) => {
+                    normalized = p;
+                    &normalized
+                }
+                Err(_) => return self.fail(conn, cx, 400),
+            }
+        } else {
+            std::str::from_utf8(raw_path).unwrap_or("/")
+        };
+        let query = query.and_then(|q| std::str::from_utf8(q).ok());
+
+        let shared = self.shared.clone();
+        let app = &shared.app;
+        let lookup = app.router.lookup(head.method_bytes(buf), path);
+        let (route, params): (&Route, Params<'_>) = match &lookup {
+            Ok(m) => (m.value, Params::from_pairs(m.params.iter())),
+            Err(err) => {
+                let req = Request { buf, head, path, query, params: Params::EMPTY, body };
+                let resp = match err {
+                    LookupError::NotFound => run_chain(&app.global, &req, || Response::error(404)),
+                    LookupError::MethodNotAllowed { allow } => run_chain(&app.global, &req, || {
+                        Response::error(405).with_header("Allow", allow.as_bytes().to_vec())
+                    }),
+                };
+                return self.complete(conn, cx, resp, meta);
+            }
+        };
+        let req = Request { buf, head, path, query, params, body };
+
+        if let Some(ws_route) = &route.ws {
+            if head.has_upgrade_header() {
+                let route = route.clone();
+                let ws_route = ws_route.clone();
+                return self.upgrade(conn, cx, &req, &route, &ws_route, meta);
+            }
+        }
+
+        match &route.handler {
+            Handler::Inline(f) => {
+                let resp = run_chain(&route.chain, &req, || f(&req));
+                self.complete(conn, cx, resp, meta);
+            }
+            Handler::Workers(f) => {
+                let seq = self.push_waiting(conn, meta, None);
+                let owned = req.to_owned();
+                let f = f.clone();
+                let chain = route.chain.clone();
+                let job = move || {
+                    let req = owned.as_request();
+                    Msg::Response(seq, run_chain(&chain, &req, || f(&req)))
+                };
+                if cx.spawn(&shared.pool, job).is_err() {
+                    // The pool is saturated: shed load now rather than queue.
+                    self.resolve(conn, cx, seq, Response::error(503).with_header("Retry-After", &b"1"[..]));
+                }
+            }
+            Handler::Deferred(f) => {
+                // `before` hooks run now; `after` hooks when the answer arrives.
+                for (i, m) in route.chain.iter().enumerate() {
+                    if let Some(mut resp) = m.before(&req) {
+                        run_after(&route.chain[..=i], &req, &mut resp);
+                        return self.complete(conn, cx, resp, meta);
+                    }
+                }
+                let after =
+                    (!route.chain.is_empty()).then(|| (Box::new(req.to_owned()), route.chain.clone()));
+                let seq = self.push_waiting(conn, meta, after);
+                f(&req, Responder::new(cx.handle(), cx.token(), seq));
+            }
+        }
+    }
+
+    fn push_waiting(
+        &mut self,
+        conn: &mut Conn,
+        meta: Meta,
+        after: Option<(Box<OwnedRequest>, Chain)>,
+    ) -> u64 {
+        let seq = conn.next_seq;
+        conn.next_seq += 1;
+        conn.pending.push_back(Pending { seq, meta, resp: None, after });
+        seq
+    }
+
+    /// An answer for the pending request `seq` arrived.
+    fn resolve(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, seq: u64, mut resp: Response) {
+        let Some(p) = conn.pending.iter_mut().find(|p| p.seq == seq && p.resp.is_none()) else {
+            return; // already answered (e.g. timed out)
+        };
+        if let Some((req, chain)) = p.after.take() {
+            run_after(&chain, &req.as_request(), &mut resp);
+        }
+        p.resp = Some(resp);
+        self.pump(conn, cx);
+    }
+
+    /// An answer ready now: written at once unless earlier ones are pending.
+    fn complete(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
+        if conn.pending.is_empty() && conn.flags & STREAMING == 0 {
+            self.write_response(conn, cx, resp, meta);
+        } else {
+            let seq = conn.next_seq;
+            conn.next_seq += 1;
+            conn.pending.push_back(Pending { seq, meta, resp: Some(resp), after: None });
+        }
+    }
+
+    /// Writes every answer at the front of the queue that is ready.
+    fn pump(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        while conn.flags & STREAMING == 0 {
+            match conn.pending.front() {
+                Some(p) if p.resp.is_some() => {
+                    let p = conn.pending.pop_front().expect("front exists");
+                    self.write_response(conn, cx, p.resp.expect("checked"), p.meta);
+                }
+                _ => break,
+            }
+        }
+        if conn.pending.len() < self.shared.config.max_pipeline && conn.flags & CLOSE_AFTER == 0 {
+            cx.resume_reading();
+        }
+    }
+
+    /// Answers with `status` and closes: nothing after this request is read.
+    fn fail(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, status: u16) {
+        let meta = Meta { is_head: false, keep_alive: false, http10: false };
+        self.complete(conn, cx, Response::error(status).with_close(), meta);
+        conn.flags |= CLOSE_AFTER;
+        cx.pause_reading();
+    }
+
+    // -------------------------------------------------------------- output
+
+    fn write_response(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
+        let Response { status, content_type, headers, body, close } = resp;
+        let max = self.shared.config.max_requests_per_connection;
+        let mut keep_alive = meta.keep_alive
+            && !close
+            && conn.flags & CLOSE_AFTER == 0
+            && !self.stopping
+            && (max == 0 || conn.served + 1 < max);
+        let has_body = response_has_body(meta.is_head, status);
+        let out = &mut self.out;
+        out.clear();
+        encode_status_line(out, status, "");
+        encode_date(out, &self.date);
+        let mut raw_stream = false;
+        if status_allows_framing(status) {
+            match body.len() {
+                Some(n) => encode_content_length(out, n),
+                None if meta.http10 => {
+                    // HTTP/1.0 has no chunked coding: the body ends at close.
+                    keep_alive = false;
+                    raw_stream = true;
+                }
+                None => encode_chunked(out),
+            }
+        }
+        if !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if meta.http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        if let Some(ct) = content_type {
+            let _ = encode_header(out, b"Content-Type", ct.as_bytes());
+        }
+        for (name, value) in &headers {
+            // A value with CR/LF could split the response: such headers are dropped.
+            let _ = encode_header(out, name.as_bytes(), value);
+        }
+        encode_end_of_head(out);
+        self.stats.count_status(status);
+        conn.served += 1;
+
+        if has_body {
+            match body {
+                Body::Empty => cx.write_copy(out),
+                Body::Static(b) if b.len() <= INLINE_BODY_MAX => {
+                    out.extend_from_slice(b);
+                    cx.write_copy(out);
+                }
+                Body::Static(b) => {
+                    cx.write_copy(out);
+                    cx.write(Chunk::Static(b));
+                }
+                Body::Bytes(v) if v.len() <= INLINE_BODY_MAX => {
+                    out.extend_from_slice(&v);
+                    cx.write_copy(out);
+                }
+                Body::Bytes(v) => {
+                    cx.write_copy(out);
+                    cx.write(v);
+                }
+                Body::Shared(a) if a.len() <= INLINE_BODY_MAX => {
+                    out.extend_from_slice(&a);
+                    cx.write_copy(out);
+                }
+                Body::Shared(a) => {
+                    cx.write_copy(out);
+                    cx.write(SharedBytes::new(a));
+                }
+                Body::File { file, offset, len } => {
+                    cx.write_copy(out);
+                    cx.write(FileRange { file, offset, len });
+                }
+                Body::Stream(start) => {
+                    cx.write_copy(out);
+                    conn.flags |= STREAMING;
+                    if raw_stream {
+                        conn.flags |= STREAM_RAW;
+                    }
+                    if !keep_alive {
+                        conn.flags |= CLOSE_AFTER;
+                    }
+                    start(BodySink::new(cx.handle(), cx.token()));
+                    return;
+                }
+            }
+        } else {
+            cx.write_copy(out);
+        }
+        if !keep_alive {
+            conn.flags |= CLOSE_AFTER;
+            cx.close();
+        }
+    }
+
+    fn stream_chunk(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, chunk: Vec<u8>) {
+        if conn.flags & STREAMING == 0 || chunk.is_empty() {
+            return;
+        }
+        if conn.flags & STREAM_RAW != 0 {
+            cx.write(chunk);
+            return;
+        }
+        let mut hdr = [0u8; CHUNK_HEADER_MAX];
+        cx.write_copy(encode_chunk_header(chunk.len() as u64, &mut hdr));
+        cx.write(chunk);
+        cx.write(&b"\r\n"[..]);
+    }
+
+    fn stream_end(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        if conn.flags & STREAMING == 0 {
+            return;
+        }
+        if conn.flags & STREAM_RAW == 0 {
+            cx.write(LAST_CHUNK);
+        }
+        conn.flags &= !(STREAMING | STREAM_RAW);
+        if conn.flags & CLOSE_AFTER != 0 && conn.pending.is_empty() {
+            cx.close();
+        } else {
+            self.pump(conn, cx);
+        }
+    }
+
+    /// Picks the connection's deadline for its current state.
+    fn rearm(&self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        let c = &self.shared.config;
+        if conn.flags & STREAMING != 0 {
+            cx.clear_deadline();
+        } else if conn.body.is_some() {
+            cx.set_deadline(c.body_timeout);
+        } else if conn.partial.is_some() {
+            // Slowloris: the whole head must arrive within head_timeout of
+            // its first byte; more bytes do not extend it.
+            if conn.flags & HEAD_TIMER == 0 {
+                conn.flags |= HEAD_TIMER;
+                cx.set_deadline(c.head_timeout);
+            }
+        } else if !conn.pending.is_empty() {
+            cx.set_deadline(c.handler_timeout);
+        } else if cx.queued_bytes() > 0 {
+            cx.set_deadline(c.write_timeout.min(c.keep_alive_timeout));
+        } else {
+            cx.set_deadline(c.keep_alive_timeout);
+        }
+    }
+
+    fn upgrade(
+        &mut self,
+        conn: &mut Conn,
+        cx: &mut Ctx<'_, Msg>,
+        req: &Request<'_>,
+        route: &Route,
+        ws_route: &Arc<crate::ws::WsRoute>,
+        meta: Meta,
+    ) {
+        if !conn.pending.is_empty() || conn.flags & STREAMING != 0 {
+            // An upgrade must not overtake earlier answers; refuse it.
+            return self.complete(conn, cx, Response::error(400).with_close(), meta);
+        }
+        match crate::ws::accept(self, cx, req, route, ws_route) {
+            Ok(state) => {
+                self.stats.ws_upgrades.store(
+                    self.stats.ws_upgrades.load(std::sync::atomic::Ordering::Relaxed) + 1,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                conn.ws = Some(state);
+            }
+            Err(resp) => {
+                let mut resp = resp;
+                run_after(&route.chain, req, &mut resp);
+                self.complete(conn, cx, resp.with_close(), meta);
+                conn.flags |= CLOSE_AFTER;
+            }
+        }
+    }
+}
+
+/// True when the raw path needs percent-decoding or dot-segment removal
+/// before routing (rare: most paths are plain).
+fn needs_normalizing(path: &[u8]) -> bool {
+    memchr_any(path) || path.windows(2).any(|w| w == b"/." || w == b"//")
+}
+
+fn memchr_any(path: &[u8]) -> bool {
+    path.iter().any(|&b| b == b'%' || b == b'\\')
+}
+
+impl Protocol for HttpShard {
+    type Conn = Conn;
+    type Message = Msg;
+
+    fn on_open(&mut self, cx: &mut Ctx<'_, Msg>) -> Conn {
+        // A connection that never sends a byte is closed quietly after the head timeout.
+        cx.set_deadline(self.shared.config.head_timeout);
+        Conn {
+            partial: None,
+            body: None,
+            pending: VecDeque::new(),
+            next_seq: 0,
+            served: 0,
+            flags: 0,
+            ws: None,
+        }
+    }
+
+    fn on_data(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
+        if conn.ws.is_some() {
+            return crate::ws::on_data(self, conn, cx, data);
+        }
+        self.refresh_date(cx.now());
+        let used = self.on_http_data(conn, cx, data);
+        if conn.ws.is_some() {
+            // Upgraded mid-buffer: the rest belongs to the WebSocket.
+            return used + crate::ws::on_data(self, conn, cx, &mut data[used..]);
+        }
+        self.rearm(conn, cx);
+        used
+    }
+
+    fn on_eof(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        if conn.ws.is_some() {
+            return crate::ws::on_eof(self, conn, cx);
+        }
+        // Half-close: answer what was asked, then close. A partial request
+        // can never complete.
+        conn.flags |= CLOSE_AFTER;
+        if conn.pending.is_empty() && conn.flags & STREAMING == 0 {
+            cx.close();
+        }
+    }
+
+    fn on_writable(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        if conn.ws.is_some() {
+            return crate::ws::on_writable(self, conn, cx);
+        }
+        self.rearm(conn, cx);
+    }
+
+    fn on_timer(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        if conn.ws.is_some() {
+            return crate::ws::on_timer(self, conn, cx);
+        }
+        if cx.queued_bytes() > 0 {
+            cx.abort(); // write stall: the client stopped reading
+        } else if conn.body.is_some() || conn.partial.is_some() {
+            conn.body = None;
+            conn.partial = None;
+            self.refresh_date(cx.now());
+            self.fail(conn, cx, 408);
+        } else if let Some(p) = conn.pending.iter().find(|p| p.resp.is_none()) {
+            let seq = p.seq;
+            self.refresh_date(cx.now());
+            conn.flags |= CLOSE_AFTER;
+            self.resolve(conn, cx, seq, Response::error(503).with_close());
+        } else if conn.flags & STREAMING == 0 {
+            cx.close(); // idle keep-alive: quiet close
+        }
+    }
+
+    fn on_message(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, msg: Msg) {
+        self.refresh_date(cx.now());
+        match msg {
+            Msg::Response(seq, resp) => self.resolve(conn, cx, seq, resp),
+            Msg::StreamChunk(chunk) => self.stream_chunk(conn, cx, chunk),
+            Msg::StreamEnd => self.stream_end(conn, cx),
+            Msg::Ws(m) => return crate::ws::on_message(self, conn, cx, m),
+        }
+        if conn.ws.is_none() {
+            self.rearm(conn, cx);
+        }
+    }
+
+    fn on_job_panicked(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        // A worker handler panicked: its answer is a 500, in order.
+        if let Some(seq) = conn.pending.iter().find(|p| p.resp.is_none()).map(|p| p.seq) {
+            self.refresh_date(cx.now());
+            self.resolve(conn, cx, seq, Response::error(500));
+        }
+    }
+
+    fn on_close(&mut self, conn: Conn, _reason: CloseReason) {
+        if let Some(ws) = conn.ws {
+            crate::ws::on_close(self, ws);
+        }
+    }
+
+    fn on_shard_message(&mut self, shard: &mut ShardCtx<'_, Self>, msg: Msg) {
+        if let Msg::Ws(m) = msg {
+            crate::ws::on_shard_message(self, shard, m);
+        }
+    }
+
+    fn on_shutdown(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        self.stopping = true;
+        let now = Instant::now();
+        self.refresh_date(now);
+        for token in shard.tokens() {
+            shard.with_conn(token, |conn, cx| {
+                if conn.ws.is_some() {
+                    crate::ws::on_shutdown(&mut self.ws, conn, cx);
+                    return;
+                }
+                // Busy connections finish their request; its answer carries
+                // `Connection: close` (see `write_response`).
+                let idle = conn.pending.is_empty()
+                    && conn.body.is_none()
+                    && conn.partial.is_none()
+                    && conn.flags & STREAMING == 0;
+                if idle {
+                    cx.close();
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! # weir-server
+//!
+//! The HTTP/1.1 + WebSocket framework and server of weir, built on
+//! [`weir_reactor`] (the event loop), [`weir_http`] (the HTTP/1.1 parser,
+//! encoder and router) and [`weir_ws`] (the WebSocket protocol). All the
+//! glue between them lives here.
+//!
+//! ```no_run
+//! use weir_server::{workers, App, Response, Server};
+//!
+//! let app = App::new()
+//!     .get("/", |_| Response::text("Hello, World!"))
+//!     .get("/users/:id", |req| Response::json(&serde_json::json!({ "id": req.param("id") })))
+//!     .route("POST", "/hash", workers(|req| Response::text(format!("{} bytes", req.body().len()))));
+//! let server = Server::builder(app).listen("127.0.0.1:8080".parse()?).start()?;
+//! server.run_until_signal()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How it works
+//!
+//! * [`App`] compiles routes into a [`weir_http::Router`].
+//! * Each shard runs one `HttpShard` (a [`weir_reactor::Protocol`]); each
+//!   connection is a state machine (module `conn`): head → body → dispatch
+//!   → answers in order → keep-alive or close.
+//! * Handlers answer inline, on the worker pool ([`workers`]) or later
+//!   ([`deferred`] + [`Responder`]); see [`handler`] for when to use which.
+//! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub.
+//! * [`StaticFiles`]: safe paths, `sendfile`, validators.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod app;
+mod builtins;
+pub mod cli;
+mod config;
+mod conn;
+pub mod handler;
+pub mod middleware;
+mod request;
+mod response;
+mod server;
+mod static_files;
+mod stats;
+pub mod ws;
+
+pub use app::{App, Scope};
+pub use builtins::{Builtins, NOTE_MAX};
+pub use config::ServerConfig;
+pub use conn::Msg;
+pub use handler::{deferred, inline, workers, Handler, Responder};
+pub use middleware::Middleware;
+pub use request::{OwnedRequest, Params, Request};
+pub use response::{Body, BodySink, Response};
+pub use server::{block_shutdown_signals, Server, ServerBuilder};
+pub use static_files::{content_type, parse_http_date, StaticFiles};
+pub use stats::{HttpStats, StatsRegistry};
+pub use weir_http::{Limits, Method};

@@ -1,0 +1,264 @@
+//! The response a handler returns: status, headers, and a body that is
+//! never copied on its way to the socket.
+//!
+//! Bodies come in the shapes the write queue can send without copying:
+//! `'static` bytes, owned bytes, shared bytes (`Arc<[u8]>`, e.g. a cached
+//! file), a file range (sent with `sendfile`), or a stream — chunks produced
+//! later, from any thread, framed with chunked transfer coding (enough for
+//! server-sent events).
+
+use std::fs::File;
+use std::sync::Arc;
+
+use weir_reactor::{ShardHandle, Token};
+
+use crate::conn::Msg;
+
+/// Where a streamed body's chunks go: produced by any thread, written by
+/// the connection's shard with chunked framing. Dropping it ends the body.
+#[derive(Debug)]
+pub struct BodySink {
+    handle: ShardHandle<Msg>,
+    token: Token,
+    done: bool,
+}
+
+impl BodySink {
+    pub(crate) fn new(handle: ShardHandle<Msg>, token: Token) -> BodySink {
+        BodySink { handle, token, done: false }
+    }
+
+    /// Sends one chunk. Returns `false` once the connection is gone (stop producing).
+    pub fn send(&mut self, chunk: impl Into<Vec<u8>>) -> bool {
+        let chunk = chunk.into();
+        if chunk.is_empty() {
+            return true;
+        }
+        self.handle.send(self.token, Msg::StreamChunk(chunk))
+    }
+
+    /// Ends the body (the last, empty chunk is written).
+    pub fn finish(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.handle.send(self.token, Msg::StreamEnd);
+        }
+    }
+}
+
+impl Drop for BodySink {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// A function that starts producing a streamed body once the response head is queued.
+pub type StreamStart = Box<dyn FnOnce(BodySink) + Send + 'static>;
+
+/// A response body.
+pub enum Body {
+    /// No body (`Content-Length: 0` where a body is allowed).
+    Empty,
+    /// Bytes that live forever.
+    Static(&'static [u8]),
+    /// Owned bytes.
+    Bytes(Vec<u8>),
+    /// Shared bytes (cached content).
+    Shared(Arc<[u8]>),
+    /// A range of an open file, sent with `sendfile(2)`.
+    File {
+        /// The open file.
+        file: Arc<File>,
+        /// First byte.
+        offset: u64,
+        /// Number of bytes.
+        len: u64,
+    },
+    /// A body of unknown length, produced later (chunked).
+    Stream(StreamStart),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Static(b) => write!(f, "Static({} bytes)", b.len()),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Shared(b) => write!(f, "Shared({} bytes)", b.len()),
+            Body::File { offset, len, .. } => write!(f, "File({offset}+{len})"),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+impl Body {
+    /// The length, when known in advance.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Body::Empty => Some(0),
+            Body::Static(b) => Some(b.len() as u64),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::Shared(b) => Some(b.len() as u64),
+            Body::File { len, .. } => Some(*len),
+            Body::Stream(_) => None,
+        }
+    }
+
+    /// True for a known-empty body.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The bytes, for in-memory bodies.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Body::Empty => Some(b""),
+            Body::Static(b) => Some(b),
+            Body::Bytes(b) => Some(b),
+            Body::Shared(b) => Some(b),
+            Body::File { .. } | Body::Stream(_) => None,
+        }
+    }
+}
+
+/// A header value: borrowed forever, or owned.
+pub type HeaderValue = std::borrow::Cow<'static, [u8]>;
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) headers: Vec<(&'static str, HeaderValue)>,
+    pub(crate) body: Body,
+    pub(crate) close: bool,
+}
+
+impl Response {
+    /// A response with `status` and no body.
+    pub fn new(status: u16) -> Response {
+        Response { status, content_type: None, headers: Vec::new(), body: Body::Empty, close: false }
+    }
+
+    /// 200 with a `text/plain; charset=utf-8` body.
+    pub fn text(body: impl Into<TextBody>) -> Response {
+        Response::new(200).with_content_type("text/plain; charset=utf-8").with_body(body.into().0)
+    }
+
+    /// 200 with a `text/html; charset=utf-8` body.
+    pub fn html(body: impl Into<TextBody>) -> Response {
+        Response::new(200).with_content_type("text/html; charset=utf-8").with_body(body.into().0)
+    }
+
+    /// 200 with `value` serialised as JSON.
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Response {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => {
+                Response::new(200).with_content_type("application/json").with_body(Body::Bytes(bytes))
+            }
+            Err(_) => Response::error(500),
+        }
+    }
+
+    /// A short plain-text error page for `status`.
+    pub fn error(status: u16) -> Response {
+        let reason = weir_http::status_reason(status);
+        let mut body = Vec::with_capacity(reason.len() + 1);
+        body.extend_from_slice(reason.as_bytes());
+        body.push(b'\n');
+        Response::new(status).with_content_type("text/plain; charset=utf-8").with_body(Body::Bytes(body))
+    }
+
+    /// A streamed (chunked) body: `start` receives a [`BodySink`] once the
+    /// head is queued and may move it to any thread.
+    pub fn stream(content_type: &'static str, start: impl FnOnce(BodySink) + Send + 'static) -> Response {
+        Response::new(200).with_content_type(content_type).with_body(Body::Stream(Box::new(start)))
+    }
+
+    /// Server-sent events: a `text/event-stream` stream, not cached.
+    pub fn sse(start: impl FnOnce(BodySink) + Send + 'static) -> Response {
+        Response::stream("text/event-stream", start).with_header("Cache-Control", &b"no-cache"[..])
+    }
+
+    /// Sets the status.
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Sets `Content-Type`.
+    pub fn with_content_type(mut self, ct: &'static str) -> Response {
+        self.content_type = Some(ct);
+        self
+    }
+
+    /// Adds a header. Values that are not valid header text are dropped
+    /// when the response is encoded (they could otherwise split it).
+    pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderValue>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// Closes the connection after this response.
+    pub fn with_close(mut self) -> Response {
+        self.close = true;
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Adds a header in place.
+    pub fn add_header(&mut self, name: &'static str, value: impl Into<HeaderValue>) {
+        self.headers.push((name, value.into()));
+    }
+
+    /// The first header named `name` (case-insensitive), if set.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        if name.eq_ignore_ascii_case("content-type") {
+            if let Some(ct) = self.content_type {
+                return Some(ct.as_bytes());
+            }
+        }
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+}
+
+/// Text for [`Response::text`] and [`Response::html`]: static or owned.
+#[derive(Debug)]
+pub struct TextBody(Body);
+
+impl From<&'static str> for TextBody {
+    fn from(s: &'static str) -> TextBody {
+        TextBody(Body::Static(s.as_bytes()))
+    }
+}
+
+impl From<String> for TextBody {
+    fn from(s: String) -> TextBody {
+        TextBody(Body::Bytes(s.into_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for TextBody {
+    fn from(v: Vec<u8>) -> TextBody {
+        TextBody(Body::Bytes(v))
+    }
+}

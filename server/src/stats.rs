@@ -1,0 +1,80 @@
+//! Server counters: per shard, written by that shard only, read by `/stats`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use weir_reactor::ShardHandle;
+
+use crate::conn::Msg;
+
+/// HTTP counters of one shard.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    /// Responses by status class: 1xx, 2xx, 3xx, 4xx, 5xx.
+    pub by_class: [AtomicU64; 5],
+    /// WebSocket connections upgraded.
+    pub ws_upgrades: AtomicU64,
+}
+
+impl HttpStats {
+    #[inline]
+    pub(crate) fn count_status(&self, status: u16) {
+        let i = (status / 100).clamp(1, 5) as usize - 1;
+        let c = &self.by_class[i];
+        // Single writer (the shard): a plain load+store is enough.
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
+}
+
+/// Every shard's counters, for `/stats`.
+#[derive(Debug)]
+pub struct StatsRegistry {
+    pub(crate) started: Instant,
+    pub(crate) http: Vec<Arc<HttpStats>>,
+    pub(crate) shards: OnceLock<Arc<[ShardHandle<Msg>]>>,
+}
+
+impl StatsRegistry {
+    pub(crate) fn new(shards: usize) -> StatsRegistry {
+        StatsRegistry {
+            started: Instant::now(),
+            http: (0..shards).map(|_| Arc::new(HttpStats::default())).collect(),
+            shards: OnceLock::new(),
+        }
+    }
+
+    /// A JSON summary: uptime, connections, requests by status class,
+    /// bytes in and out, in total and per shard.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut per_shard = Vec::new();
+        let mut total = [0u64; 9];
+        let handles = self.shards.get();
+        for (i, http) in self.http.iter().enumerate() {
+            let r = handles.and_then(|h| h.get(i)).map(|h| h.stats().snapshot()).unwrap_or_default();
+            let c: Vec<u64> = http.by_class.iter().map(|a| a.load(Relaxed)).collect();
+            let row = [r.open, r.accepted, c[0], c[1], c[2], c[3], c[4], r.bytes_in, r.bytes_out];
+            for (t, v) in total.iter_mut().zip(row) {
+                *t += v;
+            }
+            per_shard.push(Self::row(i as i64, &row, http.ws_upgrades.load(Relaxed)));
+        }
+        let ws: u64 = self.http.iter().map(|h| h.ws_upgrades.load(Relaxed)).sum();
+        let mut top = Self::row(-1, &total, ws);
+        let obj = top.as_object_mut().expect("row is an object");
+        obj.remove("shard");
+        obj.insert("uptime_secs".into(), self.started.elapsed().as_secs_f64().into());
+        obj.insert("shards".into(), per_shard.into());
+        top
+    }
+
+    fn row(shard: i64, v: &[u64; 9], ws: u64) -> serde_json::Value {
+        serde_json::json!({
+            "shard": shard,
+            "connections": { "open": v[0], "total": v[1] },
+            "requests": { "1xx": v[2], "2xx": v[3], "3xx": v[4], "4xx": v[5], "5xx": v[6], "total": v[2] + v[3] + v[4] + v[5] + v[6] },
+            "bytes": { "in": v[7], "out": v[8] },
+            "websocket_upgrades": ws,
+        })
+    }
+}
