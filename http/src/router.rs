@@ -406,6 +406,43 @@ impl<T> Router<T> {
             return Err(LookupError::NotFound);
         }
         let m = (key_of(method), method);
+        // Fast path: follow the most specific branch at each segment without
+        // recursion. It is exactly the first descent the backtracking walk
+        // would make, so when it ends on a handler the answer is the same.
+        let (mut idx, mut at) = (0, rest);
+        loop {
+            let node = &self.nodes[idx];
+            let Some(r) = at else {
+                if let Some(value) = node.endpoint.find(m.0, m.1) {
+                    return Ok(Match { value, params });
+                }
+                break;
+            };
+            let (seg, next) = split_segment(r);
+            if !node.keys.is_empty() {
+                if let Ok(k) = node.find_static(seg) {
+                    (idx, at) = (node.statics[k].1, next);
+                    continue;
+                }
+            }
+            match node.param {
+                Some((name, child)) if !seg.is_empty() => {
+                    params.push(name, seg);
+                    (idx, at) = (child, next);
+                }
+                _ => {
+                    if let Some((name, child)) = node.catch_all {
+                        if let Some(value) = self.nodes[child].endpoint.find(m.0, m.1) {
+                            params.push(name, r);
+                            return Ok(Match { value, params });
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        // Slow path: backtrack (and collect the Allow value for a 405).
+        params.len = 0;
         match self.walk(0, rest, m, &mut params, &mut allow) {
             Some(value) => Ok(Match { value, params }),
             None => match allow {

@@ -192,7 +192,7 @@ impl<P: Protocol> Shard<P> {
 
     /// Milliseconds `epoll_wait` may block: 0 if work is queued, else until
     /// the next timer or the stop deadline, else forever.
-    fn next_timeout(&self) -> i32 {
+    fn next_timeout(&mut self) -> i32 {
         if !self.core.dirty.is_empty() {
             return 0;
         }

@@ -50,6 +50,10 @@ pub struct TimerWheel {
     /// The last tick whose slot has been processed.
     current_tick: u64,
     len: usize,
+    /// A lower bound on the earliest due tick, so that asking "how long may
+    /// the loop sleep?" costs nothing on the hot path; recomputed by a slot
+    /// scan only after time has passed it.
+    earliest: u64,
 }
 
 impl TimerWheel {
@@ -62,6 +66,7 @@ impl TimerWheel {
             tick_ms: tick_ms.max(1),
             current_tick: 0,
             len: 0,
+            earliest: u64::MAX,
         }
     }
 
@@ -76,6 +81,7 @@ impl TimerWheel {
         let due_tick = self.tick_for(due_ms);
         self.slots[(due_tick & self.mask) as usize].push(Entry { token, due_tick });
         self.len += 1;
+        self.earliest = self.earliest.min(due_tick);
         due_tick
     }
 
@@ -117,21 +123,23 @@ impl TimerWheel {
         self.current_tick = now_tick;
     }
 
-    /// How long until the next occupied slot may be due, in milliseconds from
-    /// `now_ms`; `None` when the wheel is empty. A lower bound: an entry for a
-    /// later turn may make the shard wake early, never late.
-    pub fn next_timeout_ms(&self, now_ms: u64) -> Option<u64> {
+    /// How long until the next entry may be due, in milliseconds from
+    /// `now_ms`; `None` when the wheel is empty. A lower bound: the shard may
+    /// wake early (and find nothing due), never late.
+    pub fn next_timeout_ms(&mut self, now_ms: u64) -> Option<u64> {
         if self.len == 0 {
+            self.earliest = u64::MAX;
             return None;
         }
-        let start = self.current_tick + 1;
-        for tick in start..start + self.mask + 1 {
-            if !self.slots[(tick & self.mask) as usize].is_empty() {
-                let due_ms = tick * self.tick_ms;
-                return Some(due_ms.saturating_sub(now_ms));
-            }
+        if self.earliest <= self.current_tick {
+            // Time has passed the cached bound: find the next occupied slot.
+            // Its tick is a lower bound (its entries may be for later turns).
+            let start = self.current_tick + 1;
+            self.earliest = (start..start + self.mask + 1)
+                .find(|&tick| !self.slots[(tick & self.mask) as usize].is_empty())
+                .unwrap_or(start + self.mask);
         }
-        None
+        Some((self.earliest * self.tick_ms).saturating_sub(now_ms))
     }
 }
 

@@ -41,6 +41,40 @@ pub(crate) struct Route {
 pub(crate) struct CompiledApp {
     pub(crate) router: Router<Route>,
     pub(crate) global: Chain,
+    /// Routes whose pattern has no parameters, for a fast exact match
+    /// before the router walk (see [`CompiledApp::exact`]).
+    exact: Vec<ExactRoute>,
+}
+
+/// A parameter-free route: its path, its method (`None`: any), the route.
+type ExactRoute = (Box<str>, Option<Box<[u8]>>, Route);
+
+/// Above this many parameter-free routes, the linear exact-match pass
+/// would cost more than the router walk it saves.
+const EXACT_MAX: usize = 32;
+
+impl CompiledApp {
+    /// The route for `method` at exactly `path`, if a parameter-free
+    /// pattern matches it. A static route beats any parameter route in the
+    /// router too, so this is the router's own answer, found with a few
+    /// length compares and one `memcmp` instead of a tree walk. Anything
+    /// else (no match, 405, parameters) is left to the router.
+    #[inline]
+    pub(crate) fn exact(&self, method: &[u8], path: &str) -> Option<&Route> {
+        let mut get = None;
+        for (p, m, route) in &self.exact {
+            if p.len() != path.len() || **p != *path {
+                continue;
+            }
+            match m.as_deref() {
+                Some(m) if m == method => return Some(route),
+                Some(b"GET") if method == b"HEAD" => get = Some(route),
+                None => get = get.or(Some(route)),
+                Some(_) => {}
+            }
+        }
+        get
+    }
 }
 
 struct RouteDef {
@@ -282,14 +316,24 @@ impl App {
         let root = Scope { middleware: Vec::new(), ..self.root };
         root.flatten("", &global, &mut defs);
         let mut router = Router::new();
+        let mut exact = Vec::new();
         for (def, chain) in defs {
             let route = Route { handler: def.handler, chain, ws: def.ws };
+            if !def.pattern.contains([':', '*']) {
+                let method = def.method.as_ref().map(|m| m.as_bytes().into());
+                exact.push((def.pattern.clone().into_boxed_str(), method, route.clone()));
+            }
             let res = match &def.method {
                 Some(m) => router.insert(m, &def.pattern, route),
                 None => router.insert_any(&def.pattern, route),
             };
             res.map_err(|e| format!("route {} {}: {e}", def.method.as_deref().unwrap_or("*"), def.pattern))?;
         }
-        Ok(CompiledApp { router, global })
+        if exact.len() > EXACT_MAX {
+            exact.clear();
+        }
+        // A method-specific route must win over an any-method one (as in the router).
+        exact.sort_by_key(|(_, m, _)| m.is_none());
+        Ok(CompiledApp { router, global, exact })
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::builtins::Builtins;
 use crate::stats::StatsRegistry;
@@ -20,7 +20,9 @@ use crate::{App, Server, ServerConfig};
         weir                                   serve ./public on 127.0.0.1:8080\n  \
         weir --root /srv/www --listen 0.0.0.0:80 --listen [::]:80\n  \
         weir --threads 1 --no-builtin stats --no-builtin echo\n  \
-        curl http://127.0.0.1:8080/stats"
+        curl http://127.0.0.1:8080/stats\n  \
+        weir bench http://127.0.0.1:8080/ping -c 64 -d 10s   load a server (see weir bench --help)",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Address to listen on (repeatable; IPv4 or IPv6, e.g. [::1]:8080).
@@ -41,6 +43,16 @@ pub struct Cli {
     /// Pin each shard to its own CPU.
     #[arg(long)]
     pub pin: bool,
+    /// A subcommand instead of serving (none: run the server).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands of `weir`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load an HTTP/1.1 or WebSocket server and report rate and latency.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Runs the binary: parses arguments, serves until SIGINT/SIGTERM.
@@ -50,6 +62,9 @@ pub struct Cli {
 /// Bad arguments or a failure to start.
 pub fn run() -> std::io::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Bench(args)) = cli.command {
+        return crate::bench::run(args);
+    }
     crate::server::block_shutdown_signals()?;
     let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
 

@@ -44,7 +44,7 @@ use crate::config::ServerConfig;
 use crate::handler::{Handler, Responder};
 use crate::middleware::{run_after, run_chain, Chain};
 use crate::request::{OwnedRequest, Params, Request};
-use crate::response::{Body, BodySink, Response};
+use crate::response::{Body, BodySink, Part, Response};
 use crate::stats::{HttpStats, StatsRegistry};
 
 /// Bodies up to this size are copied next to the response head (one
@@ -189,7 +189,10 @@ impl HttpShard {
                     break;
                 }
                 Err(e) => {
-                    conn.partial = None;
+                    // The shard's parser is shared by every connection: leave it clean.
+                    if conn.partial.take().is_none() {
+                        self.parser.reset();
+                    }
                     self.fail(conn, cx, e.status());
                     return data.len();
                 }
@@ -350,18 +353,25 @@ impl HttpShard {
 
         let shared = self.shared.clone();
         let app = &shared.app;
-        let lookup = app.router.lookup(head.method_bytes(buf), path);
-        let (route, params): (&Route, Params<'_>) = match &lookup {
-            Ok(m) => (m.value, Params::from_pairs(m.params.iter())),
-            Err(err) => {
-                let req = Request { buf, head, path, query, params: Params::EMPTY, body };
-                let resp = match err {
-                    LookupError::NotFound => run_chain(&app.global, &req, || Response::error(404)),
-                    LookupError::MethodNotAllowed { allow } => run_chain(&app.global, &req, || {
-                        Response::error(405).with_header("Allow", allow.as_bytes().to_vec())
-                    }),
-                };
-                return self.complete(conn, cx, resp, meta);
+        let method = head.method_bytes(buf);
+        let lookup;
+        let (route, params): (&Route, Params<'_>) = match app.exact(method, path) {
+            Some(route) => (route, Params::EMPTY),
+            None => {
+                lookup = app.router.lookup(method, path);
+                match &lookup {
+                    Ok(m) => (m.value, Params::from_pairs(m.params.iter())),
+                    Err(err) => {
+                        let req = Request { buf, head, path, query, params: Params::EMPTY, body };
+                        let resp = match err {
+                            LookupError::NotFound => run_chain(&app.global, &req, || Response::error(404)),
+                            LookupError::MethodNotAllowed { allow } => run_chain(&app.global, &req, || {
+                                Response::error(405).with_header("Allow", allow.as_bytes().to_vec())
+                            }),
+                        };
+                        return self.complete(conn, cx, resp, meta);
+                    }
+                }
             }
         };
         let req = Request { buf, head, path, query, params, body };
@@ -501,7 +511,11 @@ impl HttpShard {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         if let Some(ct) = content_type {
-            let _ = encode_header(out, b"Content-Type", ct.as_bytes());
+            // A `&'static str` chosen by the application, not by a client:
+            // written as is (every other header value is checked for CR/LF).
+            out.extend_from_slice(b"Content-Type: ");
+            out.extend_from_slice(ct.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         for (name, value) in &headers {
             // A value with CR/LF could split the response: such headers are dropped.
@@ -541,6 +555,15 @@ impl HttpShard {
                 Body::File { file, offset, len } => {
                     cx.write_copy(out);
                     cx.write(FileRange { file, offset, len });
+                }
+                Body::Parts(parts) => {
+                    cx.write_copy(out);
+                    for part in parts {
+                        match part {
+                            Part::Bytes(v) => cx.write(v),
+                            Part::File { file, offset, len } => cx.write(FileRange { file, offset, len }),
+                        }
+                    }
                 }
                 Body::Stream(start) => {
                     cx.write_copy(out);

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod app;
+pub mod bench;
 mod builtins;
 pub mod cli;
 mod config;
@@ -52,7 +53,7 @@ pub use conn::Msg;
 pub use handler::{deferred, inline, workers, Handler, Responder};
 pub use middleware::Middleware;
 pub use request::{OwnedRequest, Params, Request};
-pub use response::{Body, BodySink, Response};
+pub use response::{Body, BodySink, Part, Response};
 pub use server::{block_shutdown_signals, Server, ServerBuilder};
 pub use static_files::{content_type, parse_http_date, StaticFiles};
 pub use stats::{HttpStats, StatsRegistry};

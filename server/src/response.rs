@@ -80,6 +80,40 @@ pub enum Body {
     },
     /// A body of unknown length, produced later (chunked).
     Stream(StreamStart),
+    /// Segments sent in order, each without copying: e.g. a
+    /// `multipart/byteranges` body (part heads in memory, file ranges by `sendfile`).
+    Parts(Vec<Part>),
+}
+
+/// One segment of a [`Body::Parts`] body.
+#[derive(Debug)]
+pub enum Part {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// A range of an open file, sent with `sendfile(2)`.
+    File {
+        /// The open file.
+        file: Arc<File>,
+        /// First byte.
+        offset: u64,
+        /// Number of bytes.
+        len: u64,
+    },
+}
+
+impl Part {
+    /// The number of bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Part::Bytes(b) => b.len() as u64,
+            Part::File { len, .. } => *len,
+        }
+    }
+
+    /// True for an empty segment.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -91,6 +125,7 @@ impl std::fmt::Debug for Body {
             Body::Shared(b) => write!(f, "Shared({} bytes)", b.len()),
             Body::File { offset, len, .. } => write!(f, "File({offset}+{len})"),
             Body::Stream(_) => f.write_str("Stream"),
+            Body::Parts(p) => write!(f, "Parts({} segments)", p.len()),
         }
     }
 }
@@ -105,6 +140,7 @@ impl Body {
             Body::Shared(b) => Some(b.len() as u64),
             Body::File { len, .. } => Some(*len),
             Body::Stream(_) => None,
+            Body::Parts(p) => Some(p.iter().map(Part::len).sum()),
         }
     }
 
@@ -120,7 +156,7 @@ impl Body {
             Body::Static(b) => Some(b),
             Body::Bytes(b) => Some(b),
             Body::Shared(b) => Some(b),
-            Body::File { .. } | Body::Stream(_) => None,
+            Body::File { .. } | Body::Stream(_) | Body::Parts(_) => None,
         }
     }
 }

@@ -36,7 +36,8 @@ pub struct StatsRegistry {
 }
 
 impl StatsRegistry {
-    pub(crate) fn new(shards: usize) -> StatsRegistry {
+    /// A registry for `shards` shards (pass it to `ServerBuilder::stats`).
+    pub fn new(shards: usize) -> StatsRegistry {
         StatsRegistry {
             started: Instant::now(),
             http: (0..shards).map(|_| Arc::new(HttpStats::default())).collect(),

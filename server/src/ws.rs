@@ -517,14 +517,19 @@ pub(crate) fn on_data(
     let state = conn.ws.as_deref_mut().expect("websocket state");
     let WsConnState { conn: ws, route, sender, topics, close_code } = state;
     let shard_ws = &mut shard.ws;
-    let result = ws.feed(data, |event, tx| match event {
-        Event::Message(msg) => {
-            let mut ctx =
-                WsCtx { tx, cx: &mut *cx, route, sender, topics: &mut *topics, shard: &mut *shard_ws };
-            route.handler.on_message(&mut ctx, msg);
+    let result = ws.feed(data, |event, tx| {
+        // Control replies (a Pong for a Ping that arrived mid-message) go
+        // out before anything the handler sends after them.
+        flush_pending(tx, cx, &mut shard_ws.out);
+        match event {
+            Event::Message(msg) => {
+                let mut ctx =
+                    WsCtx { tx, cx: &mut *cx, route, sender, topics: &mut *topics, shard: &mut *shard_ws };
+                route.handler.on_message(&mut ctx, msg);
+            }
+            Event::Close(frame) => *close_code = frame.code,
+            Event::Ping(_) | Event::Pong(_) => {}
         }
-        Event::Close(frame) => *close_code = frame.code,
-        Event::Ping(_) | Event::Pong(_) => {}
     });
     flush_pending(ws.writer(), cx, &mut shard_ws.out);
     match result {

@@ -1,0 +1,357 @@
+//! `weir bench`: a load generator for HTTP/1.1 and WebSocket servers, built
+//! on the same reactor parts as the server.
+//!
+//! ```text
+//! weir bench http://127.0.0.1:8080/plaintext -c 64 -d 10s            keep-alive
+//! weir bench http://127.0.0.1:8080/plaintext -c 64 --pipeline 16     pipelined
+//! weir bench http://127.0.0.1:8080/ --close -c 16                    a connection per request
+//! weir bench http://127.0.0.1:8080/ -n 100000 --json                 a fixed count, for machines
+//! weir bench http://127.0.0.1:8080/ -R 20000 -c 32                   rate mode: latency from the schedule
+//! weir bench ws://127.0.0.1:8080/ws/echo --size 64 --in-flight 4     WebSocket echo
+//! weir bench http://127.0.0.1:8080/ --hold 10000 -d 20s              hold idle connections (memory)
+//! ```
+//!
+//! # How it works
+//!
+//! ```text
+//!   main thread: parse URL, refuse non-loopback, build the request bytes once
+//!      │ spawn -t threads, each with its share of -c connections and -n requests
+//!      v
+//!   shard (shard.rs) ── epoll(ET) ── connections ── 1 ms timer wheel (rate mode)
+//!      │ framing.rs delimits responses; histogram.rs records latencies
+//!      v
+//!   main thread: progress line every second (terminals only), then merges the
+//!   shards' histograms and counters into one report (report.rs)
+//! ```
+//!
+//! * **Request bytes are built once.** A run sends the same request over and
+//!   over; each connection copies it (times the pipeline depth) into its
+//!   output and writes it with one `write(2)`.
+//! * **Responses are delimited, not parsed.** `Content-Length`, chunked and
+//!   close-delimited framing are followed exactly, bodies are skipped as they
+//!   stream past (see [`framing`]). Statuses are classified (4xx, 5xx count
+//!   as errors *and* as responses, as in wrk).
+//! * **Latency** goes into a log-linear histogram with three significant
+//!   digits ([`histogram`]), one per thread, merged at the end.
+//!
+//! # What the latency means (coordinated omission)
+//!
+//! Without `-R` the generator is a *closed loop*: each connection sends its
+//! next request only when a response frees a slot, so when the server stalls
+//! the generator stops asking, and the requests it would have sent during the
+//! stall are never measured. Closed-loop percentiles therefore understate
+//! tail latency under stalls; they are right for comparing throughput and
+//! typical service time (which is what wrk reports too). With `-R RATE` each
+//! connection follows a fixed schedule and latency runs from the *intended*
+//! send time (as in wrk2): a late request is charged for its wait. Use rate
+//! mode, below saturation, for honest tail latency.
+
+use std::io::{self, IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+pub mod framing;
+pub mod histogram;
+mod hold;
+pub mod report;
+pub mod shard;
+pub mod target;
+
+use report::Summary;
+use shard::{Live, Plan};
+use target::{Scheme, Target};
+
+/// The options of `weir bench`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    weir bench http://127.0.0.1:8080/plaintext -c 64 -d 10s\n  \
+    weir bench http://127.0.0.1:8080/plaintext -c 64 --pipeline 16 --json\n  \
+    weir bench http://127.0.0.1:8080/ --close -c 16 -n 50000\n  \
+    weir bench http://127.0.0.1:8080/plaintext -R 20000 -c 32 -d 30s\n  \
+    weir bench ws://127.0.0.1:8080/ws/echo --size 64 --in-flight 4\n\n\
+    Latency is measured from the send time (closed loop) unless -R is given,\n\
+    in which case it runs from each request's intended send time.")]
+pub struct BenchArgs {
+    /// Target: http://HOST[:PORT]/PATH or ws://HOST[:PORT]/PATH (loopback only unless --allow-remote).
+    pub url: String,
+    /// Connections, across all threads.
+    #[arg(short = 'c', long, default_value_t = 64)]
+    pub connections: usize,
+    /// How long to run (e.g. 10s, 500ms, 2m). Default 10s; with -n, an upper bound.
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests (messages) in total.
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Load threads, each with its own event loop.
+    #[arg(short = 't', long, default_value_t = 1)]
+    pub threads: usize,
+    /// Requests in flight per connection (HTTP pipelining; WebSocket: messages in flight).
+    #[arg(long, visible_alias = "in-flight", default_value_t = 1, value_name = "N")]
+    pub pipeline: usize,
+    /// A new connection for every request (sends `Connection: close`).
+    #[arg(long)]
+    pub close: bool,
+    /// Extra request header, e.g. -H 'Accept: text/plain' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Request body (sent with Content-Length).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Rate mode: requests per second in total, latency from the intended send time.
+    #[arg(short = 'R', long, value_name = "REQ_PER_S")]
+    pub rate: Option<f64>,
+    /// Give up on a request (and its connection) after this long.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// WebSocket message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow targets that are not loopback addresses.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Open N connections, complete one request on each, hold them idle for -d, exit.
+    #[arg(long, value_name = "N")]
+    pub hold: Option<usize>,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`, `1.5s` or plain seconds.
+///
+/// # Errors
+///
+/// A number that does not parse or an unknown unit.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("{s:?}: expected a duration like 10s or 500ms"))?;
+    let secs = match unit {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?}: out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.into())
+}
+
+/// Builds one HTTP request (or the WebSocket upgrade head, which ends
+/// before `Sec-WebSocket-Key` and the blank line).
+fn build_request(args: &BenchArgs, target: &Target) -> io::Result<String> {
+    let method = if target.scheme == Scheme::Ws { "GET" } else { args.method.as_str() };
+    if method.is_empty()
+        || !method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
+    {
+        return Err(invalid(format!("--method {method:?}: not a token")));
+    }
+    let mut req = format!("{method} {} HTTP/1.1\r\nHost: {}\r\n", target.path, target.host_header());
+    for h in &args.headers {
+        let (name, value) =
+            h.split_once(':').ok_or_else(|| invalid(format!("-H {h:?}: expected NAME: VALUE")))?;
+        if name.trim().is_empty() || h.contains(['\r', '\n']) {
+            return Err(invalid(format!("-H {h:?}: bad header")));
+        }
+        req.push_str(&format!("{}: {}\r\n", name.trim(), value.trim()));
+    }
+    match target.scheme {
+        Scheme::Ws => {
+            req.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
+        }
+        Scheme::Http => {
+            if args.close {
+                req.push_str("Connection: close\r\n");
+            }
+            if let Some(body) = &args.body {
+                req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+            } else {
+                req.push_str("\r\n");
+            }
+        }
+    }
+    Ok(req)
+}
+
+/// Runs `weir bench`: prints the report and returns.
+///
+/// # Errors
+///
+/// Bad options, a refused or unreachable target.
+pub fn run(args: BenchArgs) -> io::Result<()> {
+    let target = Target::parse(&args.url).map_err(|e| invalid(e.0))?;
+    let addrs = target.resolve()?;
+    target::check_loopback(&addrs, args.allow_remote).map_err(|e| invalid(e.0))?;
+    let addr = addrs[0];
+    let request = build_request(&args, &target)?;
+    if let Some(n) = args.hold {
+        let hold_for = args.duration.unwrap_or(Duration::from_secs(10));
+        return hold::hold(addr, request.as_bytes(), n, hold_for, args.timeout);
+    }
+    if args.connections == 0 || args.threads == 0 || args.pipeline == 0 {
+        return Err(invalid("-c, -t and --pipeline must be at least 1"));
+    }
+    if args.close && args.pipeline > 1 {
+        return Err(invalid("--close sends one request per connection: drop --pipeline"));
+    }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(invalid("-R must be a positive rate"));
+    }
+    let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
+    let threads = args.threads.min(args.connections);
+    let duration = match (args.duration, args.requests) {
+        (d, Some(_)) => d,
+        (Some(d), None) => Some(d),
+        (None, None) => Some(Duration::from_secs(10)),
+    };
+    let depth = if args.close { 1 } else { args.pipeline };
+    let http_batch = (target.scheme == Scheme::Http).then(|| request.repeat(depth).into_bytes());
+    let plan = Arc::new(Plan {
+        addr,
+        http_batch,
+        ws: (target.scheme == Scheme::Ws).then(|| (request.clone(), args.size)),
+        depth,
+        head_method: args.method.eq_ignore_ascii_case("HEAD"),
+        close_each: args.close,
+        interval_ns: args.rate.map(|r| (1e9 * args.connections as f64 / r).max(1.0) as u64),
+        timeout: args.timeout,
+    });
+
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    let mut lives = Vec::new();
+    for i in 0..threads {
+        // Spread connections and requests evenly; the first shards take the remainders.
+        let conns = args.connections / threads + usize::from(i < args.connections % threads);
+        let quota = args.requests.map(|n| n / threads as u64 + u64::from((i as u64) < n % threads as u64));
+        let (plan, barrier, stop) = (plan.clone(), barrier.clone(), stop.clone());
+        let live = Arc::new(Live::default());
+        lives.push(live.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("bench-{i}"))
+            .spawn(move || shard::run(&plan, i, conns, quota, duration, &barrier, &stop, &live))?;
+        handles.push(handle);
+    }
+    barrier.wait();
+    let started = Instant::now();
+    let tty = io::stderr().is_terminal() && !args.json;
+    let mut last = (started, 0u64);
+    while !handles.iter().all(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = Instant::now();
+        // A counted run with a dead target must still end: -d caps it, and
+        // without -d a counted run is capped at ten minutes.
+        let cap = duration.unwrap_or(Duration::from_secs(600)) + args.timeout + Duration::from_secs(1);
+        if now - started > cap {
+            stop.store(true, Ordering::Relaxed);
+        }
+        if tty && now - last.0 >= Duration::from_secs(1) {
+            let done: u64 = lives.iter().map(|l| l.completed.load(Ordering::Relaxed)).sum();
+            let errors: u64 = lives.iter().map(|l| l.errors.load(Ordering::Relaxed)).sum();
+            let rate = (done - last.1) as f64 / (now - last.0).as_secs_f64();
+            eprint!(
+                "\r\x1b[2K  {:>6.1}s  {rate:>12.0} /s  {done:>12} done  {errors} errors",
+                (now - started).as_secs_f64()
+            );
+            let _ = io::stderr().flush();
+            last = (now, done);
+        }
+    }
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let mut tallies = Vec::new();
+    for h in handles {
+        tallies.push(h.join().map_err(|_| io::Error::other("a load thread panicked"))??);
+    }
+    let (elapsed, completed, bytes_read, errors, latency) = Summary::merge(tallies);
+    let summary = Summary {
+        url: args.url.clone(),
+        mode: if target.scheme == Scheme::Ws { "ws" } else { "http" },
+        threads,
+        connections: args.connections,
+        depth,
+        close: args.close,
+        rate: args.rate,
+        elapsed,
+        completed,
+        bytes_read,
+        errors,
+        latency,
+    };
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{}", summary.to_text());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    fn args(argv: &[&str]) -> BenchArgs {
+        Cmd::parse_from(std::iter::once("bench").chain(argv.iter().copied())).args
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn requests_are_built_once() {
+        let a = args(&["http://127.0.0.1:9/x?y", "-H", "Accept: */*", "--close"]);
+        let t = Target::parse(&a.url).unwrap();
+        assert_eq!(
+            build_request(&a, &t).unwrap(),
+            "GET /x?y HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        let a = args(&["http://localhost/", "--method", "POST", "--body", "hi"]);
+        let t = Target::parse(&a.url).unwrap();
+        assert_eq!(
+            build_request(&a, &t).unwrap(),
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi"
+        );
+        let a = args(&["http://localhost/", "--method", "GE T"]);
+        assert!(build_request(&a, &Target::parse(&a.url).unwrap()).is_err());
+        let a = args(&["http://localhost/", "-H", "no colon"]);
+        assert!(build_request(&a, &Target::parse(&a.url).unwrap()).is_err());
+    }
+
+    #[test]
+    fn remote_targets_are_refused() {
+        let err = run(args(&["http://192.0.2.1:80/", "-d", "1s"])).unwrap_err();
+        assert!(err.to_string().contains("--allow-remote"), "{err}");
+    }
+}

@@ -1,0 +1,474 @@
+//! The HTTP/1.1 server end to end: a real server on an ephemeral loopback
+//! port, raw bytes for the protocol edges, an independent client (ureq) for
+//! the ordinary paths.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::TestServer;
+use weir::{deferred, workers, App, Limits, Response, ServerConfig};
+
+fn app() -> App {
+    App::new()
+        .get("/a", |_| Response::text("a"))
+        .get("/b", |_| Response::text("b"))
+        .get("/users/:id", |req| Response::text(format!("user {}", req.param("id").unwrap())))
+        .get("/q", |req| Response::text(req.query_param("x").map(|v| v.into_owned()).unwrap_or_default()))
+        .post("/body", |req| Response::text(req.body().to_vec()))
+        .route(
+            "GET",
+            "/slow",
+            deferred(|_req, responder| {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    responder.respond(Response::text("slow"));
+                });
+            }),
+        )
+        .route(
+            "GET",
+            "/work/:n",
+            workers(|req| Response::text(format!("worked {}", req.param("n").unwrap()))),
+        )
+        .scope("/api", |s| {
+            s.get("/v1/*rest", |req| Response::text(format!("rest={}", req.param("rest").unwrap())))
+        })
+}
+
+#[test]
+fn ordinary_requests_with_an_independent_client() {
+    let srv = TestServer::start(app());
+    let body = ureq::get(&srv.url("/users/42")).call().unwrap().into_string().unwrap();
+    assert_eq!(body, "user 42");
+    assert_eq!(
+        ureq::get(&srv.url("/q?x=hello%20world")).call().unwrap().into_string().unwrap(),
+        "hello world"
+    );
+    assert_eq!(ureq::get(&srv.url("/api/v1/a/b/c")).call().unwrap().into_string().unwrap(), "rest=a/b/c");
+    assert_eq!(
+        ureq::post(&srv.url("/body")).send_string("payload").unwrap().into_string().unwrap(),
+        "payload"
+    );
+    match ureq::get(&srv.url("/nope")).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("expected 404, got {other:?}"),
+    }
+    match ureq::delete(&srv.url("/a")).call() {
+        Err(ureq::Error::Status(405, r)) => assert_eq!(r.header("allow"), Some("GET, HEAD")),
+        other => panic!("expected 405, got {other:?}"),
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    // A deferred answer (slow) and a worker answer in the middle must not be
+    // overtaken by the inline ones after them.
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /work/7 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    let bodies: Vec<String> = (0..4).map(|_| c.read(false).text()).collect();
+    assert_eq!(bodies, ["a", "slow", "worked 7", "b"]);
+}
+
+#[test]
+fn many_pipelined_requests_in_one_write() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    let mut batch = Vec::new();
+    for i in 0..100 {
+        write!(batch, "GET /users/{i} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    c.send(&batch);
+    for i in 0..100 {
+        assert_eq!(c.read(false).text(), format!("user {i}"));
+    }
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"GET /users/5 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /users/5 HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    let get = c.read(false);
+    let head = c.read(true);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), get.header("content-length"));
+    assert!(head.body.is_empty());
+    // The next response starts right after HEAD's head: no stray body bytes.
+    assert_eq!(c.read(false).text(), "a");
+}
+
+#[test]
+fn expect_100_continue_then_body() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let interim = c.read(false);
+    assert_eq!(interim.status, 100);
+    c.send(b"hello");
+    let r = c.read(false);
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+}
+
+#[test]
+fn expect_100_continue_refused_without_a_route() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.status, 404, "final status, no 100 Continue");
+    assert_eq!(r.header("connection"), Some("close"));
+}
+
+#[test]
+fn chunked_request_body() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer-Field: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "hello world");
+    assert_eq!(c.read(false).text(), "a");
+}
+
+#[test]
+fn a_request_split_into_single_bytes() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.w.set_nodelay(true).unwrap();
+    let req = b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world";
+    for b in req.iter() {
+        c.send(&[*b]);
+    }
+    assert_eq!(c.read(false).text(), "hello world");
+}
+
+fn expect_error(srv: &TestServer, request: &[u8], status: u16) {
+    let mut c = srv.connect();
+    c.send(request);
+    let r = c.read(false);
+    assert_eq!(r.status, status, "for {:?}", String::from_utf8_lossy(request));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed(), "connection closed after {status}");
+}
+
+#[test]
+fn every_error_status() {
+    let config = ServerConfig {
+        limits: Limits::default().max_body(100).max_request_line(200).max_head(1024).max_headers(10),
+        ..ServerConfig::default()
+    };
+    let srv = TestServer::with_config(app(), config, 1);
+    expect_error(
+        &srv,
+        b"GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400,
+    );
+    expect_error(&srv, b"GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400);
+    expect_error(&srv, b"GET /a HTTP/1.1\r\n\r\n", 400);
+    expect_error(&srv, b"GET /a HTTP/1.1\r\nHost : x\r\n\r\n", 400);
+    expect_error(&srv, b"GET /a HTTP/1.1\nHost: x\n\n", 400);
+    expect_error(&srv, b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", 413);
+    expect_error(&srv, format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(300)).as_bytes(), 414);
+    let many: String = (0..20).map(|i| format!("X-{i}: v\r\n")).collect();
+    expect_error(&srv, format!("GET /a HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(), 431);
+    expect_error(&srv, b"POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
+    expect_error(&srv, b"GET /a HTTP/2.0\r\nHost: x\r\n\r\n", 505);
+    // A chunked body over the limit is stopped as it arrives.
+    expect_error(
+        &srv,
+        format!(
+            "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n{}\r\n",
+            "z".repeat(128)
+        )
+        .as_bytes(),
+        413,
+    );
+}
+
+#[test]
+fn nothing_after_a_framing_error_is_answered() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    // The smuggling shape: CL and TE together, with a second request hidden in the body.
+    c.send(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.status, 400);
+    assert!(c.closed(), "the hidden request must not be answered");
+}
+
+#[test]
+fn a_request_after_connection_close_is_ignored() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!((r.text().as_str(), r.header("connection")), ("a", Some("close")));
+    assert!(c.closed());
+}
+
+#[test]
+fn http10_keep_alive_only_when_asked() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.header("connection"), Some("keep-alive"));
+    c.send(b"GET /b HTTP/1.0\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.text(), "b");
+    assert!(c.closed());
+}
+
+fn short_timeouts() -> ServerConfig {
+    ServerConfig {
+        head_timeout: Duration::from_millis(200),
+        body_timeout: Duration::from_millis(200),
+        keep_alive_timeout: Duration::from_millis(200),
+        ..ServerConfig::default()
+    }
+}
+
+#[test]
+fn slow_head_gets_408_then_close() {
+    let srv = TestServer::with_config(app(), short_timeouts(), 1);
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost:");
+    let r = c.read(false);
+    assert_eq!(r.status, 408);
+    assert!(c.closed());
+}
+
+#[test]
+fn slow_body_gets_408_then_close() {
+    let srv = TestServer::with_config(app(), short_timeouts(), 1);
+    let mut c = srv.connect();
+    c.send(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    let r = c.read(false);
+    assert_eq!(r.status, 408);
+    assert!(c.closed());
+}
+
+#[test]
+fn idle_keep_alive_closes_quietly() {
+    let srv = TestServer::with_config(app(), short_timeouts(), 1);
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "a");
+    // No bytes, just the close.
+    assert!(c.try_read(false).is_none());
+}
+
+#[test]
+fn max_requests_per_connection() {
+    let config = ServerConfig { max_requests_per_connection: 2, ..ServerConfig::default() };
+    let srv = TestServer::with_config(app(), config, 1);
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).header("connection"), None);
+    let second = c.read(false);
+    assert_eq!((second.text().as_str(), second.header("connection")), ("b", Some("close")));
+    assert!(c.closed());
+}
+
+#[test]
+fn dot_segments_are_resolved_before_routing() {
+    let srv = TestServer::start(app());
+    let mut c = srv.connect();
+    c.send(b"GET /x/../users/%39 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "user 9");
+}
+
+#[test]
+fn workers_and_deferred_answer_the_right_request_under_concurrency() {
+    let app = App::new()
+        .route("GET", "/w/:n", workers(|req| Response::text(format!("w{}", req.param("n").unwrap()))))
+        .route(
+            "GET",
+            "/d/:n",
+            deferred(|req, responder| {
+                let n = req.param("n").unwrap().to_string();
+                std::thread::spawn(move || {
+                    responder.respond(Response::text(format!("d{n}")));
+                });
+            }),
+        );
+    let srv = TestServer::with_config(app, ServerConfig::default(), 2);
+    let barrier = Arc::new(Barrier::new(200));
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let addr = srv.addr;
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let kind = if i % 2 == 0 { "w" } else { "d" };
+                let agent = ureq::AgentBuilder::new().build();
+                barrier.wait();
+                for j in 0..5 {
+                    let n = i * 10 + j;
+                    let body = agent
+                        .get(&format!("http://{addr}/{kind}/{n}"))
+                        .call()
+                        .unwrap()
+                        .into_string()
+                        .unwrap();
+                    assert_eq!(body, format!("{kind}{n}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_full_worker_pool_answers_503() {
+    let gate = Arc::new(std::sync::Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let g = gate.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let started_tx = std::sync::Mutex::new(started_tx);
+    let app = App::new().route(
+        "GET",
+        "/block",
+        workers(move |_| {
+            let _ = started_tx.lock().unwrap().send(());
+            drop(g.lock().unwrap());
+            Response::text("done")
+        }),
+    );
+    let config = ServerConfig { worker_threads: 1, worker_queue: 1, ..ServerConfig::default() };
+    let srv = TestServer::with_config(app, config, 1);
+    let mut c = srv.connect();
+    // The first job occupies the only worker...
+    c.send(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+    started_rx.recv().unwrap();
+    // ...the second fills the queue, the third is refused at once.
+    c.send(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\nGET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The refusal is ready first but waits its turn behind the two jobs.
+    let mut other = srv.connect();
+    other.send(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(other.read(false).status, 404, "the shard is not blocked");
+    drop(held);
+    assert_eq!(c.read(false).text(), "done");
+    assert_eq!(c.read(false).text(), "done");
+    let refused = c.read(false);
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+}
+
+#[test]
+fn graceful_shutdown_loses_no_in_flight_response() {
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let started_tx = std::sync::Mutex::new(started_tx);
+    let app = App::new().route(
+        "GET",
+        "/inflight",
+        deferred(move |_req, responder| {
+            started_tx.lock().unwrap().send(()).unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                responder.respond(Response::text("finished"));
+            });
+        }),
+    );
+    let mut srv = TestServer::start(app);
+    let mut idle = srv.connect();
+    let mut busy = srv.connect();
+    busy.send(b"GET /inflight HTTP/1.1\r\nHost: x\r\n\r\n");
+    started_rx.recv().unwrap();
+    let server = srv.server.take().unwrap();
+    server.stop();
+    let r = busy.read(false);
+    assert_eq!((r.status, r.text().as_str()), (200, "finished"));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(busy.closed());
+    assert!(idle.closed(), "idle keep-alive connections are closed");
+    server.join().unwrap();
+}
+
+#[test]
+fn streamed_body_is_chunked() {
+    let app = App::new().get("/events", |_| {
+        Response::sse(|mut sink| {
+            std::thread::spawn(move || {
+                for i in 0..3 {
+                    sink.send(format!("data: {i}\n\n"));
+                }
+            });
+        })
+    });
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    c.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(r.text(), "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+}
+
+#[test]
+fn middleware_wraps_handlers_and_404s() {
+    use weir::middleware::{BearerAuth, Cors, SecurityHeaders};
+    let app = App::new()
+        .middleware(SecurityHeaders::new())
+        .middleware(Cors::any())
+        .get("/open", |_| Response::text("open"))
+        .scope("/admin", |s| s.middleware(BearerAuth::new(["s3cret"])).get("/", |_| Response::text("admin")));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    c.send(b"GET /open HTTP/1.1\r\nHost: x\r\nOrigin: http://o.example\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    c.send(b"GET /admin HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).status, 401);
+    c.send(b"GET /admin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n");
+    assert_eq!(c.read(false).text(), "admin");
+    c.send(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!((r.status, r.header("x-frame-options")), (404, Some("DENY")));
+    c.send(b"OPTIONS /open HTTP/1.1\r\nHost: x\r\nOrigin: http://o.example\r\nAccess-Control-Request-Method: PUT\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.status, 204);
+    assert!(r.header("access-control-allow-methods").is_some());
+}
+
+#[test]
+fn builtin_endpoints() {
+    let stats = Arc::new(weir::StatsRegistry::new(1));
+    let app = weir::Builtins::default().install(App::new(), stats.clone());
+    let srv = weir::Server::builder(app)
+        .shards(1)
+        .stats(stats)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .unwrap();
+    let base = format!("http://{}", srv.local_addrs()[0]);
+    assert_eq!(ureq::get(&format!("{base}/healthz")).call().unwrap().into_string().unwrap(), "ok");
+    assert_eq!(ureq::get(&format!("{base}/ping")).call().unwrap().into_string().unwrap(), "pong");
+    let echo = ureq::post(&format!("{base}/echo"))
+        .set("X-Probe", "42")
+        .send_string("body!")
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(echo.starts_with("POST /echo\n"), "{echo}");
+    assert!(echo.to_ascii_lowercase().contains("x-probe: 42"), "{echo}");
+    assert!(echo.ends_with("\nbody!"), "{echo}");
+    ureq::post(&format!("{base}/write")).send_string("remember me").unwrap();
+    assert_eq!(ureq::get(&format!("{base}/read")).call().unwrap().into_string().unwrap(), "remember me");
+    match ureq::post(&format!("{base}/write")).send_bytes(&[b'x'; 2000]) {
+        Err(ureq::Error::Status(413, _)) => {}
+        other => panic!("expected 413, got {other:?}"),
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&ureq::get(&format!("{base}/stats")).call().unwrap().into_string().unwrap())
+            .unwrap();
+    assert!(s["requests"]["2xx"].as_u64().unwrap() >= 5, "{s}");
+    assert!(s["connections"]["total"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["shards"].as_array().unwrap().len(), 1);
+    srv.stop();
+    srv.join().unwrap();
+}
