@@ -84,7 +84,8 @@ fn write_queue(c: &mut Criterion) {
     for responses in [1usize, 16, 256] {
         g.throughput(Throughput::Bytes(((HEAD.len() + BODY.len()) * responses) as u64));
         g.bench_with_input(BenchmarkId::new("flush", responses), &responses, |b, &n| {
-            let mut pool = BufPool::new(16 * 1024, 64);
+            // The shard's own pool: 4 KiB buffers, up to 1024 kept (ShardConfig defaults).
+            let mut pool = BufPool::new(4 * 1024, 1024);
             let mut iov = IoVecs::new();
             let mut q = WriteQueue::new();
             b.iter(|| {

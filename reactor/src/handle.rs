@@ -8,14 +8,19 @@
 //!   any thread                          shard thread
 //!   ----------                          ------------
 //!   tx.send(env)                        epoll_wait -> waker readable
-//!   if !notified.swap(true)             notified = false   (1)
-//!       eventfd.write(1)                eventfd.read()
+//!   if !notified.swap(true)             eventfd.read()        (1)
+//!       eventfd.write(1)                notified = false      (2)
 //!                                       while let Ok(env) = rx.try_recv() ...
 //! ```
 //!
-//! Clearing `notified` *before* draining (1) is what makes this lossless: a
-//! message sent after the drain started either is seen by the drain or finds
-//! `notified == false` and writes the eventfd again. A burst of a thousand
+//! The order on the shard's side is what makes this lossless. Clearing
+//! `notified` (2) *before* emptying the channel means a message sent later
+//! either is seen by this drain or finds `notified == false` and writes the
+//! eventfd again. Resetting the eventfd (1) *before* clearing the flag
+//! means such a write can never be swallowed: had the shard read the
+//! eventfd after (2), a sender's write landing between the two would be
+//! consumed, epoll would have nothing left to report, and with the flag
+//! still set no sender would ever write again. A burst of a thousand
 //! messages costs one eventfd write and one wake-up.
 
 use std::io;

@@ -617,9 +617,12 @@ impl<P: Protocol> Shard<P> {
     // ----------------------------------------------------------------- inbox
 
     fn drain_inbox(&mut self) {
-        // Clear the flag *before* draining: see crate::handle.
-        self.waker.notified.swap(false, std::sync::atomic::Ordering::AcqRel);
+        // Order matters (see crate::handle): reset the eventfd, *then* clear
+        // the flag, *then* empty the channel. Resetting the eventfd after
+        // clearing the flag could swallow a wake-up written in between, and
+        // with the flag left set no sender would ever write again.
         let _ = self.waker.eventfd.drain();
+        self.waker.notified.swap(false, std::sync::atomic::Ordering::AcqRel);
         for _ in 0..INBOX_BATCH {
             let Ok(env) = self.inbox.try_recv() else {
                 return;

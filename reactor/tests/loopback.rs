@@ -427,3 +427,38 @@ fn graceful_stop_lets_in_flight_writes_finish() {
     assert!(first.iter().enumerate().all(|(i, &b)| b == (i % 253) as u8));
     h.rt.join().unwrap();
 }
+
+#[test]
+fn no_message_is_stranded_when_many_threads_send_at_once() {
+    // Regression: the shard used to clear its "notified" flag before
+    // resetting its eventfd; a wake-up written in between was swallowed,
+    // the flag stayed set, and later messages waited forever.
+    let h = start(1, None);
+    let (mut r, _w, token, handle) = h.connect();
+    let senders: Vec<_> = (0..4)
+        .map(|t| {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                for i in 0..5000 {
+                    assert!(handle.send(token, Msg::Text(format!("{t}:{i}"))));
+                    if i % 64 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let mut next = [0usize; 4];
+    for _ in 0..20_000 {
+        let l = line(&mut r);
+        let (t, i) = l.trim_end().strip_prefix("message ").unwrap().split_once(':').unwrap();
+        let t: usize = t.parse().unwrap();
+        assert_eq!(i.parse::<usize>().unwrap(), next[t], "in order per sender");
+        next[t] += 1;
+    }
+    assert_eq!(next, [5000; 4]);
+    h.finish();
+}
