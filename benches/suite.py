@@ -360,34 +360,53 @@ request = function() return req end
 """
 
 
+def wrk_rate(text):
+    """Responses per second from wrk's output ("N requests in 3.00s")."""
+    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", text)
+    secs = float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
+    return int(m.group(1)) / secs
+
+
 def agreement(opts, tmp, root, cores):
-    """weir bench vs wrk against the same nginx, interleaved, for keep-alive and pipeline 16."""
+    """weir bench vs wrk against the same nginx, for keep-alive and pipeline 16.
+
+    Short runs in ABBA order (wrk, weir bench, weir bench, wrk, ...) so a
+    drift of the machine hits both alike; besides the two medians, the
+    median of the per-pair ratios is reported (robust to slow drift)."""
     lua = os.path.join(tmp, "pipeline.lua")
     with open(lua, "w") as f:
         f.write(WRK_PIPELINE_LUA)
     factories = servers(tmp, root, [], cores)
     out = []
+    secs = opts.agreement_duration
     with factories["nginx"]["plain"](free_port()) as srv:
         url = f"http://127.0.0.1:{srv.port}/plaintext"
         for label, depth in (("keep-alive", 1), ("pipelined-16", 16)):
-            weir_rates, wrk_rates = [], []
-            for _ in range(opts.agreement_runs):
-                wargs = ["-c", "64", "-d", f"{opts.duration}s", url] + (["--pipeline", str(depth)] if depth > 1 else [])
-                weir_rates.append(bench(wargs, cores, opts.duration + 30)["rate"])
-                cmd = ["wrk", "-t1", "-c64", f"-d{opts.duration}s", url]
+            def weir_once():
+                wargs = ["-c", "64", "-d", f"{secs}s", url] + (["--pipeline", str(depth)] if depth > 1 else [])
+                return bench(wargs, cores, secs + 30)["rate"]
+
+            def wrk_once():
+                cmd = ["wrk", "-t1", "-c64", f"-d{secs}s", url]
                 if depth > 1:
+                    # wrk counts responses ("requests") even when a write carries 16.
                     cmd += ["-s", lua, "--", str(depth)]
-                text = run(pinned(1, cmd, cores), opts.duration + 30).stdout
-                # wrk counts one "request" per write with a pipeline script; its
-                # responses are what it reads: use the completed count.
-                done = int(re.search(r"(\d+) requests in ([\d.]+)(m?s)", text).group(1))
-                secs = float(re.search(r"requests in ([\d.]+)(m?s)", text).group(1))
-                secs = secs / 1000 if re.search(r"requests in [\d.]+ms", text) else secs
-                wrk_rates.append(done / secs)
-                log(f"agreement {label:<13} weir bench {weir_rates[-1]:>10.0f}/s   wrk {wrk_rates[-1]:>10.0f}/s")
+                return wrk_rate(run(pinned(1, cmd, cores), secs + 30).stdout)
+
+            weir_once()  # warm-up
+            weir_rates, wrk_rates = [], []
+            for i in range(opts.agreement_runs):
+                pair = (wrk_once, weir_once) if i % 2 == 0 else (weir_once, wrk_once)
+                a, b = pair[0](), pair[1]()
+                k, w = (a, b) if i % 2 == 0 else (b, a)
+                wrk_rates.append(k)
+                weir_rates.append(w)
+                log(f"agreement {label:<13} weir bench {w:>10.0f}/s   wrk {k:>10.0f}/s   ratio {w / k:.3f}")
             w, k = statistics.median(weir_rates), statistics.median(wrk_rates)
-            out.append({"workload": label, "weir_bench": weir_rates, "wrk": wrk_rates,
-                        "weir_bench_median": w, "wrk_median": k, "diff_pct": 100 * (w - k) / k})
+            ratio = statistics.median(a / b for a, b in zip(weir_rates, wrk_rates))
+            out.append({"workload": label, "runs_s": secs, "weir_bench": weir_rates, "wrk": wrk_rates,
+                        "weir_bench_median": w, "wrk_median": k, "diff_pct": 100 * (w - k) / k,
+                        "median_pair_ratio": ratio})
     return out
 
 
@@ -546,13 +565,14 @@ def main():
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--agreement", action="store_true", help="also compare weir bench with wrk on nginx")
-    ap.add_argument("--agreement-runs", type=int, default=3)
+    ap.add_argument("--agreement-runs", type=int, default=10, help="pairs of runs per workload")
+    ap.add_argument("--agreement-duration", type=int, default=3, help="seconds per agreement run")
     ap.add_argument("--icount", action="store_true", help="also count instructions and syscalls per request")
     ap.add_argument("--icount-requests", type=int, default=20_000)
     ap.add_argument("--only", choices=["suite", "agreement", "icount"], help="run just one part")
     opts = ap.parse_args()
     if opts.quick:
-        opts.runs, opts.duration, opts.agreement_runs = 1, 5, 1
+        opts.runs, opts.duration, opts.agreement_runs = 1, 5, 2
     peers = []
     for p in opts.peer:
         name, _, cmd = p.partition("=")
@@ -615,7 +635,8 @@ def main():
         print(fmt_table(rows, mem_rows))
     for a in latest.get("agreement", []) if do_agree else []:
         print(f"agreement {a['workload']:<13} weir bench {a['weir_bench_median']:>10,.0f}/s  "
-              f"wrk {a['wrk_median']:>10,.0f}/s  ({a['diff_pct']:+.1f} %)")
+              f"wrk {a['wrk_median']:>10,.0f}/s  ({a['diff_pct']:+.1f} %; median pair ratio "
+              f"{a['median_pair_ratio']:.3f})")
     for r in latest.get("icount", []) if do_icount else []:
         print(f"{r['server']:<6} {r['case']:<13} {r['instructions_per_request']:>10,.0f} instructions/request  "
               f"{r['syscalls_per_request']:.2f} syscalls/request")

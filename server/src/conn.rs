@@ -104,6 +104,8 @@ const CLOSE_AFTER: u8 = 1 << 1;
 /// The head timeout is armed for the current partial head.
 const HEAD_TIMER: u8 = 1 << 2;
 const STREAM_RAW: u8 = 1 << 3;
+/// `TCP_NODELAY` is set (see `write_response`).
+const NODELAY: u8 = 1 << 4;
 
 /// Per-connection state.
 pub struct Conn {
@@ -317,38 +319,50 @@ impl HttpShard {
             keep_alive: head.keep_alive(),
             http10: head.version() == Version::Http10,
         };
-        let target = match head.parsed_target(buf) {
-            Ok(t) => t,
-            Err(e) => return self.fail(conn, cx, e.status()),
-        };
-        let (raw_path, query) = match target {
-            Target::Origin { path, query } | Target::Absolute { path, query, .. } => (path, query),
-            Target::Asterisk => {
-                // OPTIONS * (RFC 9110 §9.3.7): the server as a whole.
-                let resp = if head.method() == Method::Options {
-                    Response::new(204)
-                        .with_header("Allow", &b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"[..])
-                } else {
-                    Response::error(400)
-                };
-                return self.complete(conn, cx, resp, meta);
-            }
-            Target::Authority(_) => return self.complete(conn, cx, Response::error(501).with_close(), meta),
+        let raw_target = head.target(buf);
+        let (raw_path, query, mut needs_norm) = match raw_target.first() {
+            // Origin form, the common case: one pass splits off the query
+            // and spots anything that needs normalising.
+            Some(b'/') if head.method() != Method::Connect => split_origin(raw_target),
+            _ => match head.parsed_target(buf) {
+                Ok(Target::Origin { path, query }) | Ok(Target::Absolute { path, query, .. }) => {
+                    (path, query, true)
+                }
+                Ok(Target::Asterisk) => {
+                    // OPTIONS * (RFC 9110 §9.3.7): the server as a whole.
+                    let resp = if head.method() == Method::Options {
+                        Response::new(204)
+                            .with_header("Allow", &b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"[..])
+                    } else {
+                        Response::error(400)
+                    };
+                    return self.complete(conn, cx, resp, meta);
+                }
+                Ok(Target::Authority(_)) => {
+                    return self.complete(conn, cx, Response::error(501).with_close(), meta)
+                }
+                Err(e) => return self.fail(conn, cx, e.status()),
+            },
         };
         // Route on the normalised path, so `/a/../admin` or `/%61dmin`
         // cannot slip past a route or a middleware guarding `/admin`.
         let normalized;
-        let path: &str = if needs_normalizing(raw_path) {
+        let mut path: &str = "/";
+        if !needs_norm {
+            match std::str::from_utf8(raw_path) {
+                Ok(p) => path = p,
+                Err(_) => needs_norm = true,
+            }
+        }
+        if needs_norm {
             match normalize_path(raw_path) {
                 Ok(p) => {
                     normalized = p;
-                    &normalized
+                    path = &normalized;
                 }
                 Err(_) => return self.fail(conn, cx, 400),
             }
-        } else {
-            std::str::from_utf8(raw_path).unwrap_or("/")
-        };
+        }
         let query = query.and_then(|q| std::str::from_utf8(q).ok());
 
         let shared = self.shared.clone();
@@ -482,6 +496,15 @@ impl HttpShard {
 
     fn write_response(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
         let Response { status, content_type, headers, body, close } = resp;
+        // Nagle's algorithm only delays a small segment sent while an
+        // earlier one is unacknowledged, which cannot happen on a
+        // connection's first response. So `TCP_NODELAY` is set lazily, at
+        // the second response or the first stream: a connection that asks
+        // one question and closes saves the syscall (nginx does the same).
+        if conn.flags & NODELAY == 0 && (conn.served > 0 || matches!(body, Body::Stream(_))) {
+            let _ = weir_reactor::sys::socket::set_nodelay(cx.socket(), true);
+            conn.flags |= NODELAY;
+        }
         let max = self.shared.config.max_requests_per_connection;
         let mut keep_alive = meta.keep_alive
             && !close
@@ -654,6 +677,7 @@ impl HttpShard {
         }
         match crate::ws::accept(self, cx, req, route, ws_route) {
             Ok(state) => {
+                let _ = weir_reactor::sys::socket::set_nodelay(cx.socket(), true);
                 self.stats.ws_upgrades.store(
                     self.stats.ws_upgrades.load(std::sync::atomic::Ordering::Relaxed) + 1,
                     std::sync::atomic::Ordering::Relaxed,
@@ -670,14 +694,22 @@ impl HttpShard {
     }
 }
 
-/// True when the raw path needs percent-decoding or dot-segment removal
-/// before routing (rare: most paths are plain).
-fn needs_normalizing(path: &[u8]) -> bool {
-    memchr_any(path) || path.windows(2).any(|w| w == b"/." || w == b"//")
-}
-
-fn memchr_any(path: &[u8]) -> bool {
-    path.iter().any(|&b| b == b'%' || b == b'\\')
+/// Splits an origin-form target (`/path?query`) at the first `?`, and says
+/// whether the path needs percent-decoding or dot-segment removal before
+/// routing (rare: most paths are plain). One pass over the bytes.
+fn split_origin(target: &[u8]) -> (&[u8], Option<&[u8]>, bool) {
+    let mut needs = false;
+    let mut prev = 0u8;
+    for (i, &b) in target.iter().enumerate() {
+        match b {
+            b'?' => return (&target[..i], Some(&target[i + 1..]), needs),
+            b'%' | b'\\' => needs = true,
+            b'.' | b'/' if prev == b'/' => needs = true,
+            _ => {}
+        }
+        prev = b;
+    }
+    (target, None, needs)
 }
 
 impl Protocol for HttpShard {

@@ -170,6 +170,8 @@ impl ServerBuilder {
         let grace = config.shutdown_grace;
         let mut rt = Runtime::builder().shards(shards).configure(|c| {
             c.max_connections = config.max_connections_per_shard;
+            // Set per connection when it matters (see conn::write_response).
+            c.nodelay = false;
             c.pin_cores = config.pin_cores;
             c.overload_response = Some(OVERLOAD_503);
             c.max_pending_input = (config.limits.max_head + 64 * 1024).max(c.read_buffer);
