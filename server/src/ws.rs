@@ -67,9 +67,10 @@ pub enum SendStatus {
 /// connection's shard and must not block; use a [`WsSender`] to send from
 /// other threads.
 pub trait WsHandler: Send + Sync + 'static {
-    /// The handshake completed.
-    fn on_open(&self, ws: &mut WsCtx<'_, '_>) {
-        let _ = ws;
+    /// The handshake completed; `req` is the upgrade request (path,
+    /// route parameters, query, headers such as cookies).
+    fn on_open(&self, ws: &mut WsCtx<'_, '_>, req: &Request<'_>) {
+        let _ = (ws, req);
     }
     /// A whole message arrived (text is valid UTF-8, already decompressed).
     fn on_message(&self, ws: &mut WsCtx<'_, '_>, msg: Message<'_>);
@@ -134,7 +135,9 @@ impl WsRoute {
         self
     }
 
-    /// The most bytes queued for one connection, and the policy past it.
+    /// The most bytes queued for one connection, and the policy past it. A
+    /// message is always accepted into an empty queue, so a connection holds
+    /// at most this plus one message.
     pub fn max_send_buffer(mut self, bytes: u64, policy: SlowConsumer) -> Self {
         self.max_send_buffer = bytes;
         self.high_water = self.high_water.min(bytes);
@@ -238,9 +241,15 @@ impl WsSender {
         self.pubsub.publish(topic, msg);
     }
 
-    /// The connection's token (unique per shard for its lifetime).
+    /// The connection's token (unique within its shard for its lifetime).
     pub fn token(&self) -> Token {
         self.token
+    }
+
+    /// The shard the connection lives on; with [`WsSender::token`], a
+    /// server-wide unique id.
+    pub fn shard(&self) -> usize {
+        self.handle.id()
     }
 }
 
@@ -382,7 +391,11 @@ fn admit(
     if !tx.can_send() {
         return Err(SendStatus::Closed);
     }
-    if cx.queued_bytes() + len > route.max_send_buffer {
+    // A message is always admitted into an empty queue, however large (a
+    // 16 MiB echo must be possible with a 1 MiB buffer); otherwise it must
+    // fit. Memory per connection stays below max_send_buffer plus one message.
+    let queued = cx.queued_bytes();
+    if queued > 0 && queued + len > route.max_send_buffer {
         return match route.slow_consumer {
             SlowConsumer::Drop => Err(SendStatus::Dropped),
             SlowConsumer::Close => {
@@ -497,7 +510,7 @@ pub(crate) fn accept(
     arm_keepalive(&state, cx);
     let WsConnState { conn, route, sender, topics, .. } = &mut *state;
     let mut ctx = WsCtx { tx: conn.writer(), cx, route, sender, topics, shard: &mut shard.ws };
-    route.handler.on_open(&mut ctx);
+    route.handler.on_open(&mut ctx, req);
     Ok(state)
 }
 
