@@ -31,6 +31,11 @@
 //!   close-delimited framing are followed exactly, bodies are skipped as they
 //!   stream past (see [`framing`]). Statuses are classified (4xx, 5xx count
 //!   as errors *and* as responses, as in wrk).
+//! * **WebSocket** messages are masked binary frames of `--size` bytes,
+//!   encoded once per thread with random masking keys and then reused: the
+//!   server's unmasking work is the same, but keys repeat (RFC 6455 asks a
+//!   client for a fresh key per frame; this matters to proxies, not to a
+//!   benchmark on loopback).
 //! * **Latency** goes into a log-linear histogram with three significant
 //!   digits ([`histogram`]), one per thread, merged at the end.
 //!
