@@ -3,8 +3,8 @@
 //! keeping `depth` messages in flight.
 //!
 //! ```text
-//! cargo run --release -p weir-reactor --example echo -- 127.0.0.1:7000 &
-//! cargo run --release -p weir-reactor --example echo_load -- 127.0.0.1:7000 64 32 10
+//! cargo run --release --example echo -- 127.0.0.1:7000 &
+//! cargo run --release --example echo_load -- 127.0.0.1:7000 64 32 10
 //! #                                                        addr        conns size seconds
 //! ```
 //!
