@@ -472,3 +472,31 @@ fn builtin_endpoints() {
     srv.stop();
     srv.join().unwrap();
 }
+
+#[test]
+fn a_client_that_pipelines_without_reading_is_paused_not_buffered() {
+    // 1,000 pipelined requests for 32 KiB each = 32 MiB of answers. The
+    // server stops reading once 1 MiB is queued and resumes as the client
+    // reads: every answer arrives, in order, complete.
+    let body: std::sync::Arc<[u8]> = (0..32 * 1024u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+    let b = body.clone();
+    let app = App::new().get("/big/:n", move |req| {
+        Response::new(200)
+            .with_header("X-N", req.param("n").unwrap().as_bytes().to_vec())
+            .with_body(weir::Body::Shared(b.clone()))
+    });
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    let mut batch = Vec::new();
+    for i in 0..1000 {
+        write!(batch, "GET /big/{i} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    let mut w = c.w.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(&batch).unwrap());
+    for i in 0..1000 {
+        let r = c.read(false);
+        assert_eq!(r.header("x-n"), Some(i.to_string().as_str()));
+        assert!(r.body[..] == body[..]);
+    }
+    writer.join().unwrap();
+}

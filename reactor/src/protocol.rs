@@ -73,8 +73,9 @@ pub trait Protocol: Sized + 'static {
         cx.close();
     }
 
-    /// The write queue emptied after the socket had been full: a chance to
-    /// queue more (streaming) or to resume reading (backpressure).
+    /// The write queue emptied after the socket had been full (or after
+    /// [`Ctx::notify_when_drained`]): a chance to queue more (streaming) or
+    /// to resume reading (backpressure).
     fn on_writable(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
         let _ = (conn, cx);
     }
@@ -244,6 +245,15 @@ impl<M: Send + 'static> Ctx<'_, M> {
     /// Bytes queued and not yet accepted by the kernel.
     pub fn queued_bytes(&self) -> u64 {
         self.io.wq.queued_bytes()
+    }
+
+    /// Asks for `on_writable` once everything queued has been written,
+    /// even if the socket never filled up (by default it fires only after
+    /// the kernel pushed back). For backpressure: pause reading while
+    /// output piles up, resume when it is gone.
+    pub fn notify_when_drained(&mut self) {
+        self.io.flags |= flags::WRITE_BLOCKED;
+        self.mark();
     }
 
     /// Closes gracefully: no more input is delivered; queued output is

@@ -26,6 +26,11 @@ pub struct ServerConfig {
     pub max_requests_per_connection: u64,
     /// Pipelined requests parsed ahead while earlier ones are unanswered.
     pub max_pipeline: usize,
+    /// Output queued for a client that does not read, past which the server
+    /// stops reading that client's requests until the queue drains. Without
+    /// it, a client pipelining requests and never reading would grow the
+    /// server's memory without bound.
+    pub max_queued_output: u64,
     /// Connections one shard holds; more are turned away with 503.
     pub max_connections_per_shard: usize,
     /// Worker threads for `workers(...)` handlers.
@@ -49,6 +54,7 @@ impl Default for ServerConfig {
             handler_timeout: Duration::from_secs(60),
             max_requests_per_connection: 0,
             max_pipeline: 64,
+            max_queued_output: 1024 * 1024,
             max_connections_per_shard: 100_000,
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             worker_queue: 1024,

@@ -163,8 +163,12 @@ impl HttpShard {
             if conn.flags & CLOSE_AFTER != 0 || conn.ws.is_some() {
                 break;
             }
-            if conn.pending.len() >= self.shared.config.max_pipeline {
+            if conn.pending.len() >= self.shared.config.max_pipeline
+                || cx.queued_bytes() > self.shared.config.max_queued_output
+            {
+                // Backpressure: resumed by `pump` or `on_writable`.
                 cx.pause_reading();
+                cx.notify_when_drained();
                 break;
             }
             if conn.body.is_some() {
@@ -479,7 +483,16 @@ impl HttpShard {
                 _ => break,
             }
         }
-        if conn.pending.len() < self.shared.config.max_pipeline && conn.flags & CLOSE_AFTER == 0 {
+        self.maybe_resume(conn, cx);
+    }
+
+    /// Resumes reading once neither bound of the backpressure holds.
+    fn maybe_resume(&self, conn: &Conn, cx: &mut Ctx<'_, Msg>) {
+        let c = &self.shared.config;
+        if conn.flags & CLOSE_AFTER == 0
+            && conn.pending.len() < c.max_pipeline
+            && cx.queued_bytes() <= c.max_queued_output
+        {
             cx.resume_reading();
         }
     }
@@ -760,6 +773,7 @@ impl Protocol for HttpShard {
         if conn.ws.is_some() {
             return crate::ws::on_writable(self, conn, cx);
         }
+        self.maybe_resume(conn, cx);
         self.rearm(conn, cx);
     }
 
