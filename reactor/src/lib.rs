@@ -37,6 +37,8 @@
 //! * [`sys`] — the only `unsafe` code: safe wrappers over `epoll_*`,
 //!   `accept4`, `read`/`writev`/`sendfile`, `eventfd`, `signalfd`,
 //!   `setsockopt`, `sched_setaffinity`, `setrlimit`.
+//! * [`poller`] — epoll the weir way: each descriptor registered once,
+//!   edge-triggered; readiness kept per connection by the shard.
 //! * [`token`] — generational slab indices, so stale events are dropped.
 //! * [`timer`] — the hashed timing wheel.
 //! * [`buf`] and [`write_queue`] — input buffers from a pool only while a
@@ -51,6 +53,7 @@ pub mod buf;
 mod config;
 pub mod guide;
 mod handle;
+pub mod poller;
 mod protocol;
 mod runtime;
 mod shard;

@@ -26,10 +26,11 @@ use std::time::Duration;
 
 use crate::config::ShardConfig;
 use crate::handle::{ShardHandle, Waker};
+use crate::poller::Poller;
 use crate::protocol::Protocol;
 use crate::shard::{register_parts, Shard, ShardParts};
 use crate::stats::{ShardStats, StatsSnapshot};
-use crate::sys::{affinity, epoll::Epoll, signal, socket};
+use crate::sys::{affinity, signal, socket};
 
 /// What the protocol factory learns about the shard it builds for.
 #[derive(Debug)]
@@ -163,7 +164,7 @@ impl RuntimeBuilder {
         for (id, (listeners, inbox)) in per_shard.into_iter().zip(inboxes).enumerate() {
             let p = ShardParts {
                 id,
-                epoll: Epoll::new()?,
+                poller: Poller::new()?,
                 listeners,
                 inbox,
                 handle: handles[id].clone(),

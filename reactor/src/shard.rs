@@ -48,9 +48,10 @@ use crossbeam_channel::Receiver;
 use crate::buf::BufPool;
 use crate::config::ShardConfig;
 use crate::handle::{Envelope, ShardHandle, Waker};
+use crate::poller::{self, Poller, Readiness};
 use crate::protocol::{flags, CloseReason, ConnIo, Core, Ctx, Protocol, ShardCtx, Slot};
 use crate::stats::ShardStats;
-use crate::sys::epoll::{self, Epoll, Events};
+use crate::sys::epoll::Events;
 use crate::sys::io_ops::{self, IoVecs};
 use crate::sys::socket;
 use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
@@ -83,7 +84,7 @@ enum ReadOutcome {
 /// errors surface synchronously), then moved into the shard's thread.
 pub(crate) struct ShardParts<M> {
     pub(crate) id: usize,
-    pub(crate) epoll: Epoll,
+    pub(crate) poller: Poller,
     pub(crate) listeners: Vec<TcpListener>,
     pub(crate) inbox: Receiver<Envelope<M>>,
     pub(crate) handle: ShardHandle<M>,
@@ -95,7 +96,7 @@ pub(crate) struct Shard<P: Protocol> {
     proto: P,
     slab: Slab<Slot<P::Conn>>,
     core: Core<P::Message>,
-    epoll: Epoll,
+    poller: Poller,
     events: Events,
     scratch: Vec<u8>,
     listeners: Vec<TcpListener>,
@@ -115,7 +116,7 @@ pub(crate) struct Shard<P: Protocol> {
 
 impl<P: Protocol> Shard<P> {
     pub(crate) fn new(parts: ShardParts<P::Message>, proto: P) -> Shard<P> {
-        let ShardParts { id, epoll, listeners, inbox, handle, waker, config } = parts;
+        let ShardParts { id, poller, listeners, inbox, handle, waker, config } = parts;
         let start = Instant::now();
         let core = Core {
             id,
@@ -137,7 +138,7 @@ impl<P: Protocol> Shard<P> {
             events: Events::with_capacity(core.config.events_per_wait),
             scratch: vec![0; core.config.read_scratch.max(1024)],
             core,
-            epoll,
+            poller,
             listeners,
             inbox,
             waker,
@@ -158,15 +159,15 @@ impl<P: Protocol> Shard<P> {
         loop {
             let timeout = self.next_timeout();
             let mut events = mem::take(&mut self.events);
-            let waited = self.epoll.wait(&mut events, timeout);
+            let waited = self.poller.poll(&mut events, timeout);
             self.tick_clock();
             ShardStats::add(&self.stats().loop_iterations, 1);
             if let Err(e) = waited {
                 self.events = events;
                 return Err(e);
             }
-            for (data, mask) in events.iter() {
-                self.dispatch(Token::from_u64(data), mask);
+            for (token, readiness) in poller::iter(&events) {
+                self.dispatch(token, readiness);
             }
             self.events = events;
             self.expire_timers();
@@ -206,7 +207,7 @@ impl<P: Protocol> Shard<P> {
         }
     }
 
-    fn dispatch(&mut self, token: Token, mask: u32) {
+    fn dispatch(&mut self, token: Token, readiness: Readiness) {
         if token.is_reserved() {
             match token.index() - Token::RESERVED_BASE {
                 WAKER => self.drain_inbox(),
@@ -218,15 +219,15 @@ impl<P: Protocol> Shard<P> {
         let Some(slot) = self.slab.get_mut(token) else {
             return; // stale: the connection closed earlier in this batch
         };
-        if mask & (epoll::READABLE | epoll::READ_HUP | epoll::HUP | epoll::ERROR) != 0 {
+        if readiness.readable() {
             slot.io.flags |= flags::READABLE;
         }
-        if mask & (epoll::READ_HUP | epoll::HUP | epoll::ERROR) != 0 {
+        if readiness.peer_closed() {
             // The FIN (or error) arrives with the last data in one edge: a
             // short read must not end the draining, or the EOF is never seen.
             slot.io.flags |= flags::PEER_HUP;
         }
-        if mask & (epoll::WRITABLE | epoll::HUP | epoll::ERROR) != 0 {
+        if readiness.writable() {
             slot.io.flags |= flags::WRITABLE;
         }
         self.drive(token);
@@ -315,8 +316,7 @@ impl<P: Protocol> Shard<P> {
             self.reject(stream);
             return;
         };
-        let interest = epoll::READABLE | epoll::WRITABLE | epoll::READ_HUP | epoll::EDGE;
-        if self.epoll.add(&stream, interest, token.as_u64()).is_err() {
+        if self.poller.register_conn(&stream, token).is_err() {
             ShardStats::add(&self.stats().accept_errors, 1);
             return;
         }
@@ -666,7 +666,7 @@ impl<P: Protocol> Shard<P> {
         for listener in self.listeners.drain(..) {
             // Explicit delete: a listener shared with other shards is a dup,
             // and closing our copy would not remove it from our epoll set.
-            let _ = self.epoll.delete(&listener);
+            let _ = self.poller.deregister(&listener);
         }
         let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
         self.proto.on_shutdown(&mut sc);
@@ -680,13 +680,10 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
 
 /// Registers the shard's own descriptors; used while building the parts.
 pub(crate) fn register_parts<M>(parts: &ShardParts<M>, shared: &[bool]) -> io::Result<()> {
-    parts.epoll.add(&parts.waker.eventfd, epoll::READABLE | epoll::EDGE, Token::reserved(WAKER).as_u64())?;
+    parts.poller.register_source(&parts.waker.eventfd, Token::reserved(WAKER), false)?;
     for (i, listener) in parts.listeners.iter().enumerate() {
-        let mut interest = epoll::READABLE | epoll::EDGE;
-        if shared.get(i).copied().unwrap_or(false) {
-            interest |= epoll::EXCLUSIVE;
-        }
-        parts.epoll.add(listener, interest, Token::reserved(LISTENER_BASE + i as u32).as_u64())?;
+        let shared = shared.get(i).copied().unwrap_or(false);
+        parts.poller.register_source(listener, Token::reserved(LISTENER_BASE + i as u32), shared)?;
     }
     Ok(())
 }
