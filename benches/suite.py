@@ -485,9 +485,9 @@ def color(name, i):
 def svg_rates(rows, path):
     workloads = [w for w, _, _ in WORKLOADS if any(r["workload"] == w for r in rows)]
     servers_ = sorted({r["server"] for r in rows}, key=lambda s: (s != "weir", s != "nginx", s))
-    bar_h, gap, left, width = 16, 14, 150, 720
+    bar_h, gap, left, width = 16, 14, 150, 560
     height = 40 + len(workloads) * (len(servers_) * bar_h + gap) + 30
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" height="{height}" '
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 240}" height="{height}" '
          f'font-family="sans-serif" font-size="12">',
          f'<text x="10" y="20" font-size="14" font-weight="bold">Throughput per workload (median; bars scaled per workload, whiskers min–max)</text>']
     y = 40
@@ -504,7 +504,8 @@ def svg_rates(rows, path):
             x0, x1 = left + width * r["min"] / top, left + width * r["max"] / top
             mid = y + (bar_h - 3) / 2
             s.append(f'<line x1="{x0:.1f}" y1="{mid}" x2="{x1:.1f}" y2="{mid}" stroke="black"/>')
-            s.append(f'<text x="{left + w + 6:.1f}" y="{y + bar_h - 5}">{name} {r["median"]:,.0f} {r["unit"]}</text>')
+            # The label starts past the whisker, so no line runs through it.
+            s.append(f'<text x="{max(left + w, x1) + 6:.1f}" y="{y + bar_h - 5}">{name} {r["median"]:,.0f} {r["unit"]}</text>')
             y += bar_h
         y += gap
     s.append("</svg>")
