@@ -172,8 +172,30 @@ impl ChunkedDecoder {
     ///
     /// A [`ParseError`] (400, or 413 over `max_body`, 431 for trailers);
     /// the connection must then be closed, as the framing is lost.
+    #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Decoded), ParseError> {
         let mut i = 0;
+        // The usual shape of a call, straight through without the state
+        // dispatch: [CRLF after the previous chunk's data] `HEX CRLF` data.
+        // Each step does exactly what the loop below would do.
+        if self.state == State::DataCr && input.get(..2) == Some(b"\r\n") {
+            i = 2;
+            self.overhead += 2;
+            self.state = State::SizeStart;
+        }
+        if self.state == State::SizeStart {
+            if let Some(n) = self.fast_size_line(&input[i..])? {
+                i += n;
+                if self.state == State::Data && i < input.len() {
+                    let n = self.size.min((input.len() - i) as u64) as usize;
+                    self.size -= n as u64;
+                    if self.size == 0 {
+                        self.state = State::DataCr;
+                    }
+                    return Ok((i + n, Decoded::Data(i..i + n)));
+                }
+            }
+        }
         loop {
             match self.state {
                 State::Done => return Ok((i, Decoded::Done)),
@@ -341,9 +363,10 @@ impl ChunkedDecoder {
     fn fast_size_line(&mut self, input: &[u8]) -> Result<Option<usize>, ParseError> {
         let mut size: u64 = 0;
         let mut k = 0;
-        while let Some(&b) = input.get(k) {
+        // At most 16 digits: a 17th digit fails the CRLF test below.
+        for &b in input.iter().take(16) {
             let d = HEX[b as usize];
-            if d == NOT_HEX || k == 16 {
+            if d == NOT_HEX {
                 break;
             }
             size = size << 4 | u64::from(d);

@@ -185,6 +185,11 @@ impl RequestParser {
             }
         }
         loop {
+            // The empty line ending the head: no scan needed. (A CR at
+            // `line_start` cannot have been passed over by an earlier scan.)
+            if window.get(self.line_start..self.line_start + 2) == Some(b"\r\n") {
+                return self.finish(self.line_start + 2).map(Some);
+            }
             let Some(cr) = self.line_end(window, window.len())? else {
                 return self.incomplete(buf.len());
             };

@@ -408,17 +408,26 @@ pub(crate) fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
     if a.len() != lower.len() {
         return false;
     }
-    let (mut a, mut b) = (a, lower);
-    while a.len() >= 8 {
-        let x = u64::from_le_bytes(a[..8].try_into().expect("8 bytes"));
-        let y = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        if x | (LO * 0x20) != y {
-            return false;
+    let n = a.len();
+    if n >= 8 {
+        // 8-byte words, the last one overlapping the previous (same test twice
+        // on a few bytes is harmless): no byte-at-a-time tail.
+        let w = |s: &[u8], k: usize| u64::from_le_bytes(s[k..k + 8].try_into().expect("8 bytes"));
+        let mut k = 0;
+        while k + 8 < n {
+            if w(a, k) | (LO * 0x20) != w(lower, k) {
+                return false;
+            }
+            k += 8;
         }
-        a = &a[8..];
-        b = &b[8..];
+        return w(a, n - 8) | (LO * 0x20) == w(lower, n - 8);
     }
-    a.iter().zip(b).all(|(&x, &y)| x | 0x20 == y)
+    if n >= 4 {
+        // Two overlapping 4-byte words ("host", "expect", "upgrade").
+        let w = |s: &[u8], k: usize| u32::from_le_bytes(s[k..k + 4].try_into().expect("4 bytes"));
+        return w(a, 0) | 0x2020_2020 == w(lower, 0) && w(a, n - 4) | 0x2020_2020 == w(lower, n - 4);
+    }
+    a.iter().zip(lower).all(|(&x, &y)| x | 0x20 == y)
 }
 
 /// Value of each ASCII hex digit; [`NOT_HEX`] for every other byte.

@@ -54,22 +54,24 @@ type ExactRoute = (Box<str>, Option<Box<[u8]>>, Route);
 const EXACT_MAX: usize = 32;
 
 impl CompiledApp {
-    /// The route for `method` at exactly `path`, if a parameter-free
+    /// The route for `method` at exactly `path` (raw bytes, already known
+    /// not to need normalising), with the pattern's own `&str` — equal to
+    /// the path, so the caller needs no UTF-8 check — if a parameter-free
     /// pattern matches it. A static route beats any parameter route in the
     /// router too, so this is the router's own answer, found with a few
     /// length compares and one `memcmp` instead of a tree walk. Anything
     /// else (no match, 405, parameters) is left to the router.
     #[inline]
-    pub(crate) fn exact(&self, method: &[u8], path: &str) -> Option<&Route> {
+    pub(crate) fn exact(&self, method: &[u8], path: &[u8]) -> Option<(&str, &Route)> {
         let mut get = None;
         for (p, m, route) in &self.exact {
-            if p.len() != path.len() || **p != *path {
+            if p.len() != path.len() || p.as_bytes() != path {
                 continue;
             }
             match m.as_deref() {
-                Some(m) if m == method => return Some(route),
-                Some(b"GET") if method == b"HEAD" => get = Some(route),
-                None => get = get.or(Some(route)),
+                Some(m) if m == method => return Some((p, route)),
+                Some(b"GET") if method == b"HEAD" => get = Some((&**p, route)),
+                None => get = get.or(Some((&**p, route))),
                 Some(_) => {}
             }
         }

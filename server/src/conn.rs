@@ -348,11 +348,20 @@ impl HttpShard {
                 Err(e) => return self.fail(conn, cx, e.status()),
             },
         };
-        // Route on the normalised path, so `/a/../admin` or `/%61dmin`
-        // cannot slip past a route or a middleware guarding `/admin`.
+        let query = query.and_then(|q| std::str::from_utf8(q).ok());
+        let shared = self.shared.clone();
+        let app = &shared.app;
+        let method = head.method_bytes(buf);
+        // A plain path that names a parameter-free route exactly: the
+        // route's own pattern is the path, as a `&str`, with no UTF-8 pass.
+        let exact = if needs_norm { None } else { app.exact(method, raw_path) };
+        // Anything else routes on the normalised path, so `/a/../admin` or
+        // `/%61dmin` cannot slip past a route or a middleware guarding `/admin`.
         let normalized;
         let mut path: &str = "/";
-        if !needs_norm {
+        if let Some((pattern, _)) = exact {
+            path = pattern;
+        } else if !needs_norm {
             match std::str::from_utf8(raw_path) {
                 Ok(p) => path = p,
                 Err(_) => needs_norm = true,
@@ -367,13 +376,13 @@ impl HttpShard {
                 Err(_) => return self.fail(conn, cx, 400),
             }
         }
-        let query = query.and_then(|q| std::str::from_utf8(q).ok());
-
-        let shared = self.shared.clone();
-        let app = &shared.app;
-        let method = head.method_bytes(buf);
         let lookup;
-        let (route, params): (&Route, Params<'_>) = match app.exact(method, path) {
+        let exact = match exact {
+            Some((_, route)) => Some(route),
+            None if needs_norm => app.exact(method, path.as_bytes()).map(|(_, route)| route),
+            None => None,
+        };
+        let (route, params): (&Route, Params<'_>) = match exact {
             Some(route) => (route, Params::EMPTY),
             None => {
                 lookup = app.router.lookup(method, path);
