@@ -194,6 +194,17 @@ impl ChunkedDecoder {
                     }
                     return Ok((i + n, Decoded::Data(i..i + n)));
                 }
+                // The last chunk with no trailers: the final CRLF.
+                if self.state == State::TrailerStart && input.get(i..i + 2) == Some(b"\r\n") {
+                    self.overhead += 2;
+                    // Counted as the byte-at-a-time path does: the CR only.
+                    self.trailer_len += 1;
+                    if self.trailer_len > self.max_trailers {
+                        return Err(ParseError::TrailersTooLarge);
+                    }
+                    self.state = State::Done;
+                    return Ok((i + 2, Decoded::Done));
+                }
             }
         }
         loop {
@@ -359,7 +370,7 @@ impl ChunkedDecoder {
     /// `1*16HEXDIG CRLF` at the start of `input`, in one go: returns the bytes
     /// consumed, or `None` to fall back to the byte-at-a-time path (extension,
     /// whitespace, leading zeros beyond 16 digits, incomplete line, error).
-    #[inline]
+    #[inline(always)]
     fn fast_size_line(&mut self, input: &[u8]) -> Result<Option<usize>, ParseError> {
         let mut size: u64 = 0;
         let mut k = 0;

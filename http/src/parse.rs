@@ -252,12 +252,11 @@ impl RequestParser {
 
     /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3).
     fn request_line(&mut self, line: &[u8], start: usize) -> Result<(), ParseError> {
-        if line.len() > self.limits.max_request_line {
-            return Err(ParseError::RequestLineTooLong);
-        }
+        // `parse` only looks for the CR within `max_request_line` bytes.
+        debug_assert!(line.len() <= self.limits.max_request_line);
         // method = token (RFC 9110 §9.1). GET is most requests: one compare.
-        let i = if line.starts_with(b"GET ") {
-            3
+        let (i, method) = if line.starts_with(b"GET ") {
+            (3, Method::Get)
         } else {
             let mut i = 0;
             while i < line.len() && TOKEN[line[i] as usize] {
@@ -266,9 +265,8 @@ impl RequestParser {
             if i == 0 || line.get(i) != Some(&b' ') {
                 return Err(ParseError::InvalidMethod);
             }
-            i
+            (i, Method::from_bytes(&line[..i]))
         };
-        let method = if i == 3 && line[0] == b'G' { Method::Get } else { Method::from_bytes(&line[..i]) };
         // The version has a fixed length, so the target is everything between
         // the method's SP and the SP 9 bytes before the end: no scan for it.
         let ts = i + 1;
@@ -365,10 +363,10 @@ impl RequestParser {
         match name.len() {
             4 if eq_lower(name, b"host") => {
                 // RFC 9112 §3.2: a server MUST respond 400 to more than one Host.
-                f.host_count = f.host_count.saturating_add(1);
-                if f.host_count > 1 {
+                if f.host_count != 0 {
                     return Err(ParseError::DuplicateHost);
                 }
+                f.host_count = 1;
                 if or_class(value, &HOST_BAD) != 0 {
                     return Err(ParseError::InvalidHost);
                 }
@@ -544,7 +542,18 @@ fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
 }
 
 /// The four forms of request-target (RFC 9112 §3.2), checked against the method.
+#[inline]
 fn check_target_form(method: Method, t: &[u8]) -> Result<(), ParseError> {
+    // origin-form, nearly every request: one compare.
+    if t[0] == b'/' && method != Method::Connect {
+        return Ok(());
+    }
+    check_other_target_form(method, t)
+}
+
+/// [`check_target_form`] for everything but origin-form with a non-CONNECT method.
+#[cold]
+fn check_other_target_form(method: Method, t: &[u8]) -> Result<(), ParseError> {
     match t[0] {
         b'/' if method != Method::Connect => Ok(()),
         // asterisk-form = "*" : only for OPTIONS (§3.2.4)

@@ -242,6 +242,14 @@ impl<M: Send + 'static> Ctx<'_, M> {
         self.mark();
     }
 
+    /// Lets `fill` append bytes directly into the connection's pooled
+    /// staging buffer, with at least `reserve` bytes of room: encode a
+    /// response head in place instead of building it elsewhere and copying.
+    pub fn write_with(&mut self, reserve: usize, fill: impl FnOnce(&mut Vec<u8>)) {
+        self.io.wq.stage(&mut self.core.write_pool, reserve, fill);
+        self.mark();
+    }
+
     /// Bytes queued and not yet accepted by the kernel.
     pub fn queued_bytes(&self) -> u64 {
         self.io.wq.queued_bytes()

@@ -211,6 +211,34 @@ impl WriteQueue {
         self.chunks.push_back(Chunk::Owned(buf));
     }
 
+    /// Lets `fill` append bytes straight into the queue's tail buffer (a
+    /// pooled one is added when the tail has less than `reserve` bytes of
+    /// room): a response head is encoded in place, never copied. Appending
+    /// beyond the room is allowed (the buffer grows; it is then freed, not
+    /// pooled, once sent).
+    pub fn stage(&mut self, pool: &mut BufPool, reserve: usize, fill: impl FnOnce(&mut Vec<u8>)) {
+        let room = match self.chunks.back() {
+            Some(Chunk::Owned(tail)) => tail.capacity() - tail.len(),
+            _ => 0,
+        };
+        if room < reserve {
+            self.chunks.push_back(Chunk::Owned(pool.take()));
+        }
+        let Some(Chunk::Owned(tail)) = self.chunks.back_mut() else {
+            unreachable!("the tail was just made an owned buffer");
+        };
+        let before = tail.len();
+        fill(tail);
+        let added = tail.len() - before;
+        self.queued += added as u64;
+        if tail.is_empty() {
+            // Never leave an empty chunk: a flush could not make progress on it.
+            if let Some(Chunk::Owned(v)) = self.chunks.pop_back() {
+                pool.give(v);
+            }
+        }
+    }
+
     /// Drops everything queued (on abort), returning buffers to `pool`.
     pub fn clear(&mut self, pool: &mut BufPool) {
         for chunk in self.chunks.drain(..) {
@@ -356,6 +384,28 @@ mod tests {
         assert_eq!(got, expected);
         assert_eq!(q.queued_bytes(), 0);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn staging_appends_in_place_and_never_leaves_an_empty_chunk() {
+        let mut pool = BufPool::new(256, 4);
+        let mut q = WriteQueue::new();
+        q.stage(&mut pool, 64, |_| {});
+        assert!(q.is_empty(), "an empty fill queues nothing");
+        q.stage(&mut pool, 64, |b| b.extend_from_slice(b"head1"));
+        q.stage(&mut pool, 64, |b| b.extend_from_slice(b"head2"));
+        assert_eq!(q.chunks.len(), 1, "the second head shares the first's buffer");
+        q.push(Chunk::Static(b"body"));
+        q.stage(&mut pool, 64, |b| b.extend_from_slice(b"head3"));
+        assert_eq!(q.chunks.len(), 3, "never appended across a chunk of another kind");
+        assert_eq!(q.queued_bytes(), 19);
+        let (tx, mut rx) = UnixStream::pair().unwrap();
+        let mut iov = IoVecs::new();
+        assert_eq!(q.flush(&tx, &mut iov, &mut pool).unwrap(), Flush::Done);
+        drop(tx);
+        let mut got = Vec::new();
+        rx.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"head1head2bodyhead3");
     }
 
     #[test]

@@ -51,6 +51,10 @@ use crate::stats::{HttpStats, StatsRegistry};
 /// iovec, one small copy) instead of being queued as a separate chunk.
 const INLINE_BODY_MAX: usize = 1024;
 
+/// Room asked of the staging buffer for a response head (a typical head is
+/// 100–300 bytes; a bigger one simply grows the buffer).
+const HEAD_RESERVE: usize = 512;
+
 /// What other threads send to a connection.
 #[derive(Debug)]
 pub enum Msg {
@@ -122,7 +126,6 @@ pub struct Conn {
 pub(crate) struct HttpShard {
     pub(crate) shared: Arc<Shared>,
     parser: RequestParser,
-    out: Vec<u8>,
     date: DateCache,
     next_date: Option<Instant>,
     pub(crate) stats: Arc<HttpStats>,
@@ -135,7 +138,6 @@ impl HttpShard {
         let stats = shared.stats.http[id].clone();
         HttpShard {
             parser: RequestParser::new(shared.config.limits),
-            out: Vec::with_capacity(1024),
             date: DateCache::new(),
             next_date: None,
             stats,
@@ -534,75 +536,58 @@ impl HttpShard {
             && !self.stopping
             && (max == 0 || conn.served + 1 < max);
         let has_body = response_has_body(meta.is_head, status);
-        let out = &mut self.out;
-        out.clear();
-        encode_status_line(out, status, "");
-        encode_date(out, &self.date);
         let mut raw_stream = false;
-        if status_allows_framing(status) {
-            match body.len() {
-                Some(n) => encode_content_length(out, n),
-                None if meta.http10 => {
-                    // HTTP/1.0 has no chunked coding: the body ends at close.
-                    keep_alive = false;
-                    raw_stream = true;
+        if status_allows_framing(status) && body.len().is_none() && meta.http10 {
+            // HTTP/1.0 has no chunked coding: the body ends at close.
+            keep_alive = false;
+            raw_stream = true;
+        }
+        // Small in-memory bodies travel in the same buffer as the head (one
+        // iovec, one small copy); others are queued as their own chunk.
+        let inline = has_body && body.as_bytes().is_some_and(|b| b.len() <= INLINE_BODY_MAX);
+        let date = &self.date;
+        cx.write_with(HEAD_RESERVE, |out| {
+            encode_status_line(out, status, "");
+            encode_date(out, date);
+            if status_allows_framing(status) {
+                match body.len() {
+                    Some(n) => encode_content_length(out, n),
+                    None if raw_stream => {}
+                    None => encode_chunked(out),
                 }
-                None => encode_chunked(out),
             }
-        }
-        if !keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if meta.http10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-        }
-        if let Some(ct) = content_type {
-            // A `&'static str` chosen by the application, not by a client:
-            // written as is (every other header value is checked for CR/LF).
-            out.extend_from_slice(b"Content-Type: ");
-            out.extend_from_slice(ct.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        for (name, value) in &headers {
-            // A value with CR/LF could split the response: such headers are dropped.
-            let _ = encode_header(out, name.as_bytes(), value);
-        }
-        encode_end_of_head(out);
+            if !keep_alive {
+                out.extend_from_slice(b"Connection: close\r\n");
+            } else if meta.http10 {
+                out.extend_from_slice(b"Connection: keep-alive\r\n");
+            }
+            if let Some(ct) = content_type {
+                // A `&'static str` chosen by the application, not by a client:
+                // written as is (every other header value is checked for CR/LF).
+                out.extend_from_slice(b"Content-Type: ");
+                out.extend_from_slice(ct.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            for (name, value) in &headers {
+                // A value with CR/LF could split the response: such headers are dropped.
+                let _ = encode_header(out, name.as_bytes(), value);
+            }
+            encode_end_of_head(out);
+            if inline {
+                out.extend_from_slice(body.as_bytes().unwrap_or_default());
+            }
+        });
         self.stats.count_status(status);
         conn.served += 1;
 
-        if has_body {
+        if has_body && !inline {
             match body {
-                Body::Empty => cx.write_copy(out),
-                Body::Static(b) if b.len() <= INLINE_BODY_MAX => {
-                    out.extend_from_slice(b);
-                    cx.write_copy(out);
-                }
-                Body::Static(b) => {
-                    cx.write_copy(out);
-                    cx.write(Chunk::Static(b));
-                }
-                Body::Bytes(v) if v.len() <= INLINE_BODY_MAX => {
-                    out.extend_from_slice(&v);
-                    cx.write_copy(out);
-                }
-                Body::Bytes(v) => {
-                    cx.write_copy(out);
-                    cx.write(v);
-                }
-                Body::Shared(a) if a.len() <= INLINE_BODY_MAX => {
-                    out.extend_from_slice(&a);
-                    cx.write_copy(out);
-                }
-                Body::Shared(a) => {
-                    cx.write_copy(out);
-                    cx.write(SharedBytes::new(a));
-                }
-                Body::File { file, offset, len } => {
-                    cx.write_copy(out);
-                    cx.write(FileRange { file, offset, len });
-                }
+                Body::Empty => {}
+                Body::Static(b) => cx.write(Chunk::Static(b)),
+                Body::Bytes(v) => cx.write(v),
+                Body::Shared(a) => cx.write(SharedBytes::new(a)),
+                Body::File { file, offset, len } => cx.write(FileRange { file, offset, len }),
                 Body::Parts(parts) => {
-                    cx.write_copy(out);
                     for part in parts {
                         match part {
                             Part::Bytes(v) => cx.write(v),
@@ -611,7 +596,6 @@ impl HttpShard {
                     }
                 }
                 Body::Stream(start) => {
-                    cx.write_copy(out);
                     conn.flags |= STREAMING;
                     if raw_stream {
                         conn.flags |= STREAM_RAW;
@@ -623,8 +607,6 @@ impl HttpShard {
                     return;
                 }
             }
-        } else {
-            cx.write_copy(out);
         }
         if !keep_alive {
             conn.flags |= CLOSE_AFTER;
