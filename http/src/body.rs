@@ -207,6 +207,12 @@ impl ChunkedDecoder {
                 }
             }
         }
+        self.decode_from(input, i)
+    }
+
+    /// [`decode`](Self::decode) from `input[i..]`, byte by byte where needed.
+    #[inline(never)]
+    fn decode_from(&mut self, input: &[u8], mut i: usize) -> Result<(usize, Decoded), ParseError> {
         loop {
             match self.state {
                 State::Done => return Ok((i, Decoded::Done)),
@@ -388,7 +394,12 @@ impl ChunkedDecoder {
         }
         self.size = size;
         self.overhead += k as u64 + 2;
-        self.end_size_line()?;
+        if size == 0 {
+            // The last chunk: trailers next (as `end_size_line` does).
+            self.state = State::TrailerStart;
+        } else {
+            self.end_size_line()?;
+        }
         Ok(Some(k + 2))
     }
 
@@ -463,6 +474,9 @@ impl BodyDecoder {
     /// As [`ChunkedDecoder::decode`].
     #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Decoded), ParseError> {
+        if let BodyDecoder::Chunked(d) = self {
+            return d.decode(input);
+        }
         match self {
             BodyDecoder::Empty => Ok((0, Decoded::Done)),
             BodyDecoder::Length(d) => d.decode(input),

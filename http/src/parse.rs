@@ -131,6 +131,7 @@ impl RequestParser {
 
     /// Gives back the header storage of a head the caller is done with, so the
     /// next request reuses its allocation (zero allocation in steady state).
+    #[inline]
     pub fn recycle(&mut self, mut head: RequestHead) {
         if head.headers.capacity() > self.head.headers.capacity() {
             head.headers.clear();
