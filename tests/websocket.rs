@@ -78,6 +78,20 @@ fn next_text(ws: &mut Ws) -> String {
     }
 }
 
+/// Reads until the server's Close frame and checks its code.
+fn expect_close(ws: &mut Ws, code: CloseCode) {
+    loop {
+        match ws.read() {
+            Ok(TMessage::Close(Some(f))) => {
+                assert_eq!(f.code, code);
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) => panic!("expected a close with {code:?}, got {e}"),
+        }
+    }
+}
+
 #[test]
 fn echo_text_and_binary() {
     let (srv, _) = start(1);
@@ -193,16 +207,7 @@ fn close_codes() {
     // Through the independent client: the server answers a close with the same code.
     let mut ws = connect(&srv);
     ws.close(Some(tungstenite::protocol::CloseFrame { code: CloseCode::Away, reason: "".into() })).unwrap();
-    loop {
-        match ws.read() {
-            Ok(TMessage::Close(Some(f))) => {
-                assert_eq!(f.code, CloseCode::Away);
-                break;
-            }
-            Ok(_) => continue,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    expect_close(&mut ws, CloseCode::Away);
 }
 
 #[test]
@@ -309,15 +314,6 @@ fn shutdown_closes_websockets_with_going_away() {
     assert_eq!(next_text(&mut ws), "x");
     let server = srv.server.take().unwrap();
     server.stop();
-    loop {
-        match ws.read() {
-            Ok(TMessage::Close(Some(f))) => {
-                assert_eq!(f.code, CloseCode::Away);
-                break;
-            }
-            Ok(_) => continue,
-            Err(e) => panic!("expected a 1001 close, got {e}"),
-        }
-    }
+    expect_close(&mut ws, CloseCode::Away);
     server.join().unwrap();
 }

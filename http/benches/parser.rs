@@ -7,7 +7,7 @@
 //! computes framing and connection facts and enforces the strict rules.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use weir_http::{Limits, RequestParser, Router};
+use weir_http::{Limits, RequestParser};
 
 mod common;
 
@@ -72,24 +72,6 @@ fn parsers(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// 100 routes: 25 resources x (list, show `:id`, nested static, catch-all-ish).
-fn routes() -> Router<u32> {
-    let mut r = Router::new();
-    let mut v = 0;
-    for i in 0..25 {
-        for (m, p) in [
-            ("GET", format!("/api/res{i}")),
-            ("GET", format!("/api/res{i}/:id")),
-            ("POST", format!("/api/res{i}/:id/items")),
-            ("GET", format!("/pages/p{i}/index")),
-        ] {
-            r.insert(m, &p, v).expect("route");
-            v += 1;
-        }
-    }
-    r
 }
 
 fn router(c: &mut Criterion) {

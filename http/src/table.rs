@@ -83,30 +83,10 @@ const fn is_target_char(c: u8) -> bool {
         )
 }
 
-/// `uri-host [ ":" port ]`: reg-name, IP-literal and port characters (RFC 3986 §3.2.2).
+/// `uri-host [ ":" port ]`: reg-name, IP-literal and port characters (RFC 3986 §3.2.2):
+/// the request-target's characters less the path, query and userinfo delimiters.
 const fn is_host_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'['
-                | b']'
-                | b'%'
-        )
+    is_target_char(c) && !matches!(c, b'/' | b'?' | b'@')
 }
 
 const fn is_ctl(c: u8) -> bool {

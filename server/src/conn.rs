@@ -682,10 +682,7 @@ impl HttpShard {
         match crate::ws::accept(self, cx, req, route, ws_route) {
             Ok(state) => {
                 let _ = weir_reactor::sys::socket::set_nodelay(cx.socket(), true);
-                self.stats.ws_upgrades.store(
-                    self.stats.ws_upgrades.load(std::sync::atomic::Ordering::Relaxed) + 1,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                self.stats.count_upgrade();
                 conn.ws = Some(state);
             }
             Err(resp) => {

@@ -21,10 +21,18 @@ impl HttpStats {
     #[inline]
     pub(crate) fn count_status(&self, status: u16) {
         let i = (status / 100).clamp(1, 5) as usize - 1;
-        let c = &self.by_class[i];
-        // Single writer (the shard): a plain load+store is enough.
-        c.store(c.load(Relaxed) + 1, Relaxed);
+        bump(&self.by_class[i]);
     }
+
+    pub(crate) fn count_upgrade(&self) {
+        bump(&self.ws_upgrades);
+    }
+}
+
+/// Adds one. Single writer (the shard): a plain load and store is enough.
+#[inline]
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Relaxed) + 1, Relaxed);
 }
 
 /// Every shard's counters, for `/stats`.

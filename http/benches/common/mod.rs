@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use weir_http::{BodyDecoder, Decoded, Limits, RequestParser};
+use weir_http::{BodyDecoder, Decoded, Limits, RequestParser, Router};
 
 pub const MINIMAL: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
 
@@ -84,4 +84,22 @@ pub fn httparse_post(buf: &[u8]) -> usize {
         pos += size as usize + 2;
     }
     data
+}
+
+/// 100 routes: 25 resources x (list, show `:id`, nested static, catch-all-ish).
+pub fn routes() -> Router<u32> {
+    let mut r = Router::new();
+    let mut v = 0;
+    for i in 0..25 {
+        for (m, p) in [
+            ("GET", format!("/api/res{i}")),
+            ("GET", format!("/api/res{i}/:id")),
+            ("POST", format!("/api/res{i}/:id/items")),
+            ("GET", format!("/pages/p{i}/index")),
+        ] {
+            r.insert(m, &p, v).expect("route");
+            v += 1;
+        }
+    }
+    r
 }
