@@ -7,7 +7,9 @@ one shard under `valgrind --tool=callgrind`, warms it up with 2,000
 requests on one keep-alive connection, zeroes the counters
 (`callgrind_control -z`), sends exactly N requests (default 20,000),
 DEPTH at a time (default 1: strictly sequential; 16: pipelined), dumps,
-and prints the dump's total divided by N.
+and prints the dump's total divided by N. Extra callgrind options (for a
+profile, e.g. `CALLGRIND_ARGS=--dump-instr=yes`) come from CALLGRIND_ARGS;
+the dump is then kept and its path printed.
 """
 import glob, os, socket, subprocess, sys, tempfile, time
 
@@ -48,7 +50,8 @@ def load(n, depth):
 
 
 out = tempfile.mkdtemp(prefix="weir-icount-")
-proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p",
+extra = os.environ.get("CALLGRIND_ARGS", "").split()
+proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p", *extra,
                          BIN, "--listen", f"127.0.0.1:{PORT}", "--threads", "1"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
@@ -66,6 +69,8 @@ try:
     dump = sorted(glob.glob(f"{out}/cg.{proc.pid}.*"))[-1]
     total = next(int(l.split()[1]) for l in open(dump) if l.startswith("totals:"))
     print(f"{total / N:.0f} instructions per request ({N} requests, depth {DEPTH}, one connection)")
+    if extra:
+        print(f"profile: {dump}")
 finally:
     proc.terminate()
     proc.wait(timeout=30)

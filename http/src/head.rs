@@ -168,6 +168,7 @@ pub(crate) const F_EXPECT_CONTINUE: u8 = 1 << 1;
 pub(crate) const F_UPGRADE: u8 = 1 << 2;
 pub(crate) const F_UPGRADE_HEADER: u8 = 1 << 3;
 pub(crate) const F_HOST: u8 = 1 << 4;
+pub(crate) const F_PLAIN_PATH: u8 = 1 << 5;
 
 /// A parsed request head. See the [module docs](self) for how spans work.
 #[derive(Clone, Debug, Default)]
@@ -262,6 +263,15 @@ impl RequestHead {
     #[inline]
     pub fn has_host(&self) -> bool {
         self.flags & F_HOST != 0
+    }
+    /// The target is an origin-form path that needs no percent-decoding and
+    /// no dot-segment removal (RFC 3986 §5.2.4), and has no query: only
+    /// `[A-Za-z0-9-._/]`, starting with `/`, with no `//` and no `/.`.
+    /// Such a path can be routed and served as it is; any other target
+    /// should go through [`crate::normalize_path`] first.
+    #[inline]
+    pub fn plain_path(&self) -> bool {
+        self.flags & F_PLAIN_PATH != 0
     }
     /// True for `HEAD` (the response has no body, RFC 9110 §9.3.2).
     #[inline]

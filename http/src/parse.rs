@@ -38,11 +38,11 @@
 
 use crate::head::{
     BodyFraming, HeaderSpan, Method, RequestHead, Span, Version, F_EXPECT_CONTINUE, F_HOST, F_KEEP_ALIVE,
-    F_UPGRADE, F_UPGRADE_HEADER,
+    F_PLAIN_PATH, F_UPGRADE, F_UPGRADE_HEADER,
 };
 use crate::table::{
-    eq_lower, fast_run, find_byte, find_ctl, hex_val, or_class, trim_ows, HOST_BAD, TARGET_CLASS, TOKEN,
-    TOKEN_BAD, T_BAD, T_PCT,
+    eq_lower, fast_run, find_byte, find_ctl, has_slash_pair, hex_val, or_class, trim_ows, HOST_BAD,
+    TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT,
 };
 use crate::{Limits, ParseError};
 
@@ -72,6 +72,8 @@ struct Facts {
     te_chunked: u16,
     te_last_chunked: bool,
     te_unknown: bool,
+    /// The target is a plain origin-form path (set by the request line).
+    plain_path: bool,
 }
 
 /// An incremental request-head parser. See the [module docs](self).
@@ -173,7 +175,7 @@ impl RequestParser {
                 self.line_start = cr + 2;
                 self.scan = cr + 2;
                 if cr != start {
-                    self.request_line(&window[start..cr], start)?;
+                    self.request_line(window, start, cr)?;
                     self.phase = Phase::Headers;
                     break;
                 }
@@ -200,7 +202,7 @@ impl RequestParser {
             if cr == start {
                 return self.finish(cr + 2).map(Some);
             }
-            self.field_line(&window[start..cr], start)?;
+            self.field_line(window, start, cr)?;
         }
     }
 
@@ -252,7 +254,9 @@ impl RequestParser {
     }
 
     /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3).
-    fn request_line(&mut self, line: &[u8], start: usize) -> Result<(), ParseError> {
+    /// The line is `window[start..cr]`; the vector scans may read past it.
+    fn request_line(&mut self, window: &[u8], start: usize, cr: usize) -> Result<(), ParseError> {
+        let line = &window[start..cr];
         // `parse` only looks for the CR within `max_request_line` bytes.
         debug_assert!(line.len() <= self.limits.max_request_line);
         // method = token (RFC 9110 §9.1). GET is most requests: one compare.
@@ -278,7 +282,12 @@ impl RequestParser {
         // request-target: bytes from the TARGET_CLASS table, "%" HEXDIG HEXDIG.
         let target = &line[ts..j];
         // Branch-free classification: OR the classes of all bytes, then decide once.
-        let fast = fast_run::<true>(target);
+        let fast = fast_run::<true>(window, start + ts, start + j) - (start + ts);
+        // A path of only [A-Za-z0-9-._/] starting with '/', with no empty or
+        // dot segment: nothing to decode or normalise (see `plain_path`).
+        self.facts.plain_path = fast == target.len()
+            && target.first() == Some(&b'/')
+            && !has_slash_pair(window, start + ts, start + j);
         let class = or_class(&target[fast..], &TARGET_CLASS);
         if class & T_BAD != 0 {
             return Err(ParseError::InvalidTarget);
@@ -320,10 +329,12 @@ impl RequestParser {
 
     /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5).
     /// The value bytes were already checked by the control-byte scan.
-    fn field_line(&mut self, line: &[u8], start: usize) -> Result<(), ParseError> {
+    /// The line is `window[start..cr]`; the vector scans may read past it.
+    fn field_line(&mut self, window: &[u8], start: usize, cr: usize) -> Result<(), ParseError> {
+        let line = &window[start..cr];
         // field-name = token, then ":". Find the colon 16 bytes at a time and
         // check the name with one OR-fold; classify errors off the hot path.
-        let mut i = fast_run::<false>(line);
+        let mut i = fast_run::<false>(window, start, cr) - start;
         if i == 0 || line.get(i) != Some(&b':') {
             // A name with other tchars ("X_Y", "a.b"), or an error.
             i = find_byte(line, b':');
@@ -353,13 +364,20 @@ impl RequestParser {
         self.head
             .headers
             .push(HeaderSpan { name: Span::new(start, start + i), value: Span::new(start + vs, start + ve) });
-        self.known_field(name, value)
+        self.known_field(name, value, window, start + vs)
     }
 
     /// Updates the framing facts for the fields that decide them. Dispatch on
     /// the name length first: one compare rejects nearly every other field.
     #[inline]
-    fn known_field(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
+    /// `value` is `window[value_at..][..value.len()]` (for the vector scan).
+    fn known_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        window: &[u8],
+        value_at: usize,
+    ) -> Result<(), ParseError> {
         let f = &mut self.facts;
         match name.len() {
             4 if eq_lower(name, b"host") => {
@@ -368,7 +386,11 @@ impl RequestParser {
                     return Err(ParseError::DuplicateHost);
                 }
                 f.host_count = 1;
-                if or_class(value, &HOST_BAD) != 0 {
+                // Letters, digits and '-' (a subset of the host characters)
+                // in one vector step; the rest (dots, a port, an IP
+                // literal) through the table.
+                let run = fast_run::<false>(window, value_at, value_at + value.len()) - value_at;
+                if or_class(&value[run..], &HOST_BAD) != 0 {
                     return Err(ParseError::InvalidHost);
                 }
             }
@@ -494,6 +516,9 @@ impl RequestParser {
         if f.host_count > 0 {
             flags |= F_HOST;
         }
+        if f.plain_path {
+            flags |= F_PLAIN_PATH;
+        }
         let head = RequestHead {
             method: self.head.method,
             method_span: self.head.method_span,
@@ -575,6 +600,37 @@ mod tests {
 
     fn parse(input: &[u8]) -> Result<Option<RequestHead>, ParseError> {
         RequestParser::new(Limits::default()).parse(input)
+    }
+
+    #[test]
+    fn plain_path_flag() {
+        let cases: &[(&str, bool)] = &[
+            ("/", true),
+            ("/plaintext", true),
+            ("/static/app-1.2_min.js", true),
+            ("/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", true),
+            ("/a?x=1", false),
+            ("/a%20b", false),
+            ("/a//b", false),
+            ("/a/./b", false),
+            ("/a/../b", false),
+            ("/.well-known/x", false),
+            ("/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p//", false),
+            ("/a/", true),
+            ("/a~b", false),
+            ("*", false),
+            ("http://h/a", false),
+        ];
+        for &(target, plain) in cases {
+            let method = if target == "*" { "OPTIONS" } else { "GET" };
+            let req = format!("{method} {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+            let h = parse(req.as_bytes()).unwrap().unwrap();
+            assert_eq!(h.plain_path(), plain, "{target}");
+            if plain {
+                // A plain path is already what normalisation would give.
+                assert_eq!(crate::normalize_path(target.as_bytes()).unwrap(), target, "{target}");
+            }
+        }
     }
 
     #[test]

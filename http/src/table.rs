@@ -282,57 +282,124 @@ const fn is_fast_path(c: u8) -> bool {
 /// step that finds its colon. Anything else (`_` in a name, `%` or `?` in a
 /// target, an invalid byte) stops the run and the caller falls back to the
 /// full tables.
+///
+/// The run is searched in `buf[from..to]`, but 16-byte loads may look past
+/// `to` while they stay inside `buf` (the bytes after a target or a field
+/// name are the rest of the same head): a short name or path is then one
+/// vector step, with no byte-at-a-time tail. Returns the index in `buf` of
+/// the first byte that is not in the set, or `to`.
 #[inline]
-pub(crate) fn fast_run<const PATH: bool>(bytes: &[u8]) -> usize {
-    let mut i = 0;
+pub(crate) fn fast_run<const PATH: bool>(buf: &[u8], from: usize, to: usize) -> usize {
+    debug_assert!(from <= to && to <= buf.len());
+    let mut i = from;
     #[cfg(target_arch = "x86_64")]
     {
-        use core::arch::x86_64::{
-            _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8,
-            _mm_or_si128, _mm_set1_epi8,
-        };
-        while let Some(chunk) = bytes.get(i..i + 16) {
-            // SAFETY: `chunk` is 16 readable bytes (`get` checked the range) and
-            // `_mm_loadu_si128` has no alignment requirement; the rest is SSE2
-            // arithmetic, always present on x86_64.
-            let ok = unsafe {
-                let v = _mm_loadu_si128(chunk.as_ptr().cast());
-                let set = |b: u8| _mm_set1_epi8(b as i8);
-                // `x` in lo..=hi (unsigned): max(x, lo) == x && min(x, hi) == x.
-                let within = |x, lo: u8, hi: u8| {
-                    _mm_and_si128(
-                        _mm_cmpeq_epi8(_mm_max_epu8(x, set(lo)), x),
-                        _mm_cmpeq_epi8(_mm_min_epu8(x, set(hi)), x),
-                    )
-                };
-                // OR 0x20 lowercases letters and maps no other byte into a..z.
-                let alpha = within(_mm_or_si128(v, set(0x20)), b'a', b'z');
-                let mut ok = _mm_or_si128(alpha, within(v, b'-', b'9'));
-                // '-'..='9' is "-./0123456789"; a name only allows '-' and digits.
-                if !PATH {
-                    ok = _mm_and_si128(
-                        ok,
-                        _mm_or_si128(
-                            within(v, b'0', b'9'),
-                            _mm_or_si128(alpha, _mm_cmpeq_epi8(v, set(b'-'))),
-                        ),
-                    );
-                } else {
-                    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, set(b'_')));
-                }
-                _mm_movemask_epi8(ok) as u32
-            };
+        while i < to {
+            let Some(chunk) = buf.get(i..i + 16) else { break };
+            let ok = fast_mask::<PATH>(chunk.try_into().expect("16 bytes"));
             if ok != 0xffff {
-                return i + (!ok).trailing_zeros() as usize;
+                return (i + (!ok).trailing_zeros() as usize).min(to);
             }
             i += 16;
         }
+        if i >= to {
+            return to;
+        }
+        // Fewer than 16 bytes left in `buf`: load the last 16 instead and
+        // shift off the bytes before `i` (they were already checked).
+        if let Some(base) = buf.len().checked_sub(16) {
+            let last: &[u8; 16] = buf[base..].try_into().expect("16 bytes");
+            let ok = fast_mask::<PATH>(last) >> (i - base);
+            return (i + (!ok).trailing_zeros() as usize).min(to);
+        }
     }
     let table = if PATH { &FAST_PATH } else { &FAST_NAME };
-    while i < bytes.len() && table[bytes[i] as usize] {
+    while i < to && table[buf[i] as usize] {
         i += 1;
     }
     i
+}
+
+/// Bit k set when `chunk[k]` is in the fast set (see [`fast_run`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fast_mask<const PATH: bool>(chunk: &[u8; 16]) -> u32 {
+    use core::arch::x86_64::{
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: `chunk` is 16 readable bytes and `_mm_loadu_si128` has no
+    // alignment requirement; the rest is SSE2 arithmetic, always present on
+    // x86_64.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let set = |b: u8| _mm_set1_epi8(b as i8);
+        // `x` in lo..=hi (unsigned): max(x, lo) == x && min(x, hi) == x.
+        let within = |x, lo: u8, hi: u8| {
+            _mm_and_si128(
+                _mm_cmpeq_epi8(_mm_max_epu8(x, set(lo)), x),
+                _mm_cmpeq_epi8(_mm_min_epu8(x, set(hi)), x),
+            )
+        };
+        // OR 0x20 lowercases letters and maps no other byte into a..z.
+        let alpha = within(_mm_or_si128(v, set(0x20)), b'a', b'z');
+        let ok = if PATH {
+            // '-'..='9' is "-./0123456789"; paths also allow '_'.
+            _mm_or_si128(_mm_or_si128(alpha, within(v, b'-', b'9')), _mm_cmpeq_epi8(v, set(b'_')))
+        } else {
+            // A name allows letters, digits and '-' only.
+            _mm_or_si128(_mm_or_si128(alpha, within(v, b'0', b'9')), _mm_cmpeq_epi8(v, set(b'-')))
+        };
+        _mm_movemask_epi8(ok) as u32
+    }
+}
+
+/// True when `buf[from..to]` has a `/` followed by `/` or `.`: an empty or
+/// dot segment that path normalisation would change. Like [`fast_run`],
+/// loads may read past `to` within `buf`; a pair straddling `to` is not
+/// counted.
+#[inline]
+pub(crate) fn has_slash_pair(buf: &[u8], from: usize, to: usize) -> bool {
+    debug_assert!(from <= to && to <= buf.len());
+    if to - from < 2 {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut i = from;
+        // Pairs (i+k, i+k+1) for k in 0..16 need bytes i..i+17.
+        while let Some(chunk) = buf.get(i..i + 17) {
+            // SAFETY: `chunk` is 17 readable bytes (`get` checked the range),
+            // so both 16-byte loads (at 0 and at 1) stay inside it;
+            // `_mm_loadu_si128` has no alignment requirement and the rest is
+            // SSE2, always present on x86_64.
+            let (slash, next) = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                let w = _mm_loadu_si128(chunk.as_ptr().add(1).cast());
+                let slash = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'/' as i8))) as u32;
+                let next = _mm_movemask_epi8(_mm_or_si128(
+                    _mm_cmpeq_epi8(w, _mm_set1_epi8(b'/' as i8)),
+                    _mm_cmpeq_epi8(w, _mm_set1_epi8(b'.' as i8)),
+                )) as u32;
+                (slash, next)
+            };
+            // Pairs whose second byte is before `to`: k + 1 < to - i.
+            let valid = if to - i > 16 { 0xffff } else { (1u32 << (to - i - 1)) - 1 };
+            if slash & next & valid != 0 {
+                return true;
+            }
+            if to - i <= 17 {
+                return false;
+            }
+            i += 16;
+        }
+        buf[i..to].windows(2).any(|p| p[0] == b'/' && matches!(p[1], b'/' | b'.'))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    buf[from..to].windows(2).any(|p| p[0] == b'/' && matches!(p[1], b'/' | b'.'))
 }
 
 /// The OR of `table[b]` over all bytes: one pass, no branch per byte (four
@@ -496,8 +563,24 @@ mod tests {
                     v[pos] = b;
                     let want_n = if FAST_NAME[b as usize] { len } else { pos };
                     let want_p = if FAST_PATH[b as usize] { len } else { pos };
-                    assert_eq!(fast_run::<false>(&v), want_n, "name b {b} len {len} pos {pos}");
-                    assert_eq!(fast_run::<true>(&v), want_p, "path b {b} len {len} pos {pos}");
+                    assert_eq!(fast_run::<false>(&v, 0, v.len()), want_n, "name b {b} len {len} pos {pos}");
+                    assert_eq!(fast_run::<true>(&v, 0, v.len()), want_p, "path b {b} len {len} pos {pos}");
+                    // Inside a larger buffer, with a stop byte just past the
+                    // run's end: loads may read it, the answer may not.
+                    let mut w = b" :@@@@@@".to_vec();
+                    w.extend_from_slice(&v);
+                    w.extend_from_slice(b" : \r\n 0123456789abcdef");
+                    let (from, to) = (8, 8 + len);
+                    assert_eq!(
+                        fast_run::<false>(&w, from, to),
+                        from + want_n,
+                        "windowed name b {b} len {len}"
+                    );
+                    assert_eq!(
+                        fast_run::<true>(&w, from, to),
+                        from + want_p,
+                        "windowed path b {b} len {len}"
+                    );
                 }
             }
             // The fast sets are subsets of the full ones.
@@ -523,6 +606,30 @@ mod tests {
             }
         }
         assert_eq!(TARGET_CLASS[b'/' as usize], 0);
+        // has_slash_pair agrees with a plain scan, windowed, at every length and position.
+        for len in 0..40 {
+            for pos in 0..len.max(1) {
+                for second in [b'/', b'.', b'a'] {
+                    let mut v = vec![b'a'; len];
+                    if len >= 2 && pos + 1 < len {
+                        v[pos] = b'/';
+                        v[pos + 1] = second;
+                    }
+                    let want = v.windows(2).any(|p| p[0] == b'/' && matches!(p[1], b'/' | b'.'));
+                    let mut w = b"//".to_vec();
+                    w.extend_from_slice(&v);
+                    // A pair straddling the end, and more pairs after it.
+                    w.extend_from_slice(b"/./..//");
+                    if len > 0 && v[len - 1] == b'/' {
+                        continue; // the straddling '/' + '/' must not count: covered below
+                    }
+                    assert_eq!(has_slash_pair(&w, 2, 2 + len), want, "len {len} pos {pos} {second}");
+                }
+            }
+        }
+        assert!(!has_slash_pair(b"/a/\x2f/x", 0, 3));
+        assert!(!has_slash_pair(b"/abcdefghijklmnopq/", 0, 19));
+        assert!(has_slash_pair(b"/abcdefghijklmnop//", 0, 19));
         assert_eq!(trim_ows(b" \t a b \t"), b"a b");
         assert_eq!(trim_ows(b"  "), b"");
         assert!(eq_lower(b"Transfer-Encoding", b"transfer-encoding"));

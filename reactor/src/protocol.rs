@@ -172,8 +172,11 @@ pub(crate) struct Slot<C> {
 #[derive(Debug)]
 pub(crate) struct Core<M> {
     pub(crate) id: usize,
+    /// The shard's start, as an `Instant` and on the raw monotonic clock.
     pub(crate) start: Instant,
-    pub(crate) now: Instant,
+    pub(crate) start_ns: u64,
+    /// This loop turn's time: raw nanoseconds, and milliseconds since start.
+    pub(crate) now_ns: u64,
     pub(crate) now_ms: u64,
     pub(crate) wheel: TimerWheel,
     pub(crate) read_pool: BufPool,
@@ -198,11 +201,15 @@ pub struct Ctx<'a, M> {
     pub(crate) token: Token,
     pub(crate) io: &'a mut ConnIo,
     pub(crate) core: &'a mut Core<M>,
+    /// The shard drives this connection as soon as the callback returns
+    /// (the callback runs inside `Shard::drive`, or `drive` follows it), so
+    /// its writes and flag changes need no entry in the dirty list.
+    pub(crate) driven: bool,
 }
 
 impl<M: Send + 'static> Ctx<'_, M> {
     fn mark(&mut self) {
-        if self.io.flags & flags::DIRTY == 0 {
+        if !self.driven && self.io.flags & flags::DIRTY == 0 {
             self.io.flags |= flags::DIRTY;
             self.core.dirty.push(self.token);
         }
@@ -226,7 +233,13 @@ impl<M: Send + 'static> Ctx<'_, M> {
 
     /// The time the current batch of events started (cheap, cached per loop turn).
     pub fn now(&self) -> Instant {
-        self.core.now
+        self.core.start + Duration::from_nanos(self.core.now_ns - self.core.start_ns)
+    }
+
+    /// The same moment as [`Ctx::now`], in milliseconds since the shard
+    /// started: the cheapest clock to compare against (no `Instant` math).
+    pub fn now_ms(&self) -> u64 {
+        self.core.now_ms
     }
 
     /// Queues `chunk` for writing (flushed when the callback returns).
@@ -385,6 +398,11 @@ impl<P: Protocol> ShardCtx<'_, P> {
         self.core.handle.clone()
     }
 
+    /// This loop turn's time in milliseconds since the shard started (see [`Ctx::now_ms`]).
+    pub fn now_ms(&self) -> u64 {
+        self.core.now_ms
+    }
+
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.slab.len()
@@ -407,7 +425,7 @@ impl<P: Protocol> ShardCtx<'_, P> {
         f: impl FnOnce(&mut P::Conn, &mut Ctx<'_, P::Message>) -> R,
     ) -> Option<R> {
         let slot = self.slab.get_mut(token)?;
-        let mut cx = Ctx { token, io: &mut slot.io, core: self.core };
+        let mut cx = Ctx { token, io: &mut slot.io, core: self.core, driven: false };
         Some(f(&mut slot.state, &mut cx))
     }
 

@@ -53,7 +53,7 @@ use crate::protocol::{flags, CloseReason, ConnIo, Core, Ctx, Protocol, ShardCtx,
 use crate::stats::ShardStats;
 use crate::sys::epoll::Events;
 use crate::sys::io_ops::{self, IoVecs};
-use crate::sys::socket;
+use crate::sys::{self, socket};
 use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
 use crate::token::{Slab, Token};
 use crate::write_queue::Flush;
@@ -118,10 +118,12 @@ impl<P: Protocol> Shard<P> {
     pub(crate) fn new(parts: ShardParts<P::Message>, proto: P) -> Shard<P> {
         let ShardParts { id, poller, listeners, inbox, handle, waker, config } = parts;
         let start = Instant::now();
+        let start_ns = sys::clock::monotonic_ns();
         let core = Core {
             id,
             start,
-            now: start,
+            start_ns,
+            now_ns: start_ns,
             now_ms: 0,
             wheel: TimerWheel::new(config.timer_tick.as_millis().max(1) as u64, DEFAULT_SLOTS),
             read_pool: BufPool::new(config.read_buffer, 1024),
@@ -187,8 +189,8 @@ impl<P: Protocol> Shard<P> {
     }
 
     fn tick_clock(&mut self) {
-        self.core.now = Instant::now();
-        self.core.now_ms = self.core.now.duration_since(self.core.start).as_millis() as u64;
+        self.core.now_ns = sys::clock::monotonic_ns();
+        self.core.now_ms = (self.core.now_ns - self.core.start_ns) / 1_000_000;
     }
 
     /// Milliseconds `epoll_wait` may block: 0 if work is queued, else until
@@ -324,7 +326,7 @@ impl<P: Protocol> Shard<P> {
         // A fresh socket has an empty send buffer: writable until proven otherwise.
         io.flags |= flags::WRITABLE;
         let state = {
-            let mut cx = Ctx { token, io: &mut io, core: &mut self.core };
+            let mut cx = Ctx { token, io: &mut io, core: &mut self.core, driven: false };
             self.proto.on_open(&mut cx)
         };
         let inserted = self.slab.insert(Slot { io, state });
@@ -387,7 +389,7 @@ impl<P: Protocol> Shard<P> {
                     }
                 } else if io.flags & flags::WRITE_BLOCKED != 0 {
                     io.flags &= !flags::WRITE_BLOCKED;
-                    let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+                    let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
                     self.proto.on_writable(&mut slot.state, &mut cx);
                     continue;
                 }
@@ -471,7 +473,7 @@ impl<P: Protocol> Shard<P> {
                 Ok((0, _)) => {
                     io.rbuf = kept;
                     io.flags = (io.flags | flags::EOF) & !flags::READABLE;
-                    let mut cx = Ctx { token, io, core };
+                    let mut cx = Ctx { token, io, core, driven: true };
                     proto.on_eof(state, &mut cx);
                     return ReadOutcome::Continue;
                 }
@@ -501,7 +503,7 @@ impl<P: Protocol> Shard<P> {
         match kept {
             Some(mut buf) => {
                 let consumed = {
-                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core };
+                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core, driven: true };
                     proto.on_data(state, &mut cx, &mut buf[..]).min(buf.len())
                 };
                 buf.drain(..consumed);
@@ -513,7 +515,7 @@ impl<P: Protocol> Shard<P> {
             }
             None => {
                 let consumed = {
-                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core };
+                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core, driven: true };
                     proto.on_data(state, &mut cx, &mut scratch[..fresh]).min(fresh)
                 };
                 if consumed < fresh {
@@ -607,7 +609,7 @@ impl<P: Protocol> Shard<P> {
                 self.close_now(token, CloseReason::Local);
                 continue;
             }
-            let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+            let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
             self.proto.on_timer(&mut slot.state, &mut cx);
             self.drive(token);
         }
@@ -630,7 +632,7 @@ impl<P: Protocol> Shard<P> {
             match env {
                 Envelope::ToConn(token, msg) => match self.slab.get_mut(token) {
                     Some(slot) => {
-                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
                         self.proto.on_message(&mut slot.state, &mut cx, msg);
                         self.drive(token);
                     }
@@ -638,7 +640,7 @@ impl<P: Protocol> Shard<P> {
                 },
                 Envelope::JobPanicked(token) => {
                     if let Some(slot) = self.slab.get_mut(token) {
-                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core };
+                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
                         self.proto.on_job_panicked(&mut slot.state, &mut cx);
                         self.drive(token);
                     }

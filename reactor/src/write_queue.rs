@@ -285,8 +285,26 @@ impl WriteQueue {
                 }
                 continue;
             }
-            // Gather the run of byte chunks at the front, up to IOV_MAX.
             let front_pos = self.front_pos as usize;
+            if self.chunks.len() == 1 {
+                // One buffer (a response head with its small body, the usual
+                // case): a plain `write`, no iovec gathering.
+                let bytes = &front.bytes().expect("not a file")[front_pos..];
+                let want = bytes.len();
+                match io_ops::write(fd, bytes) {
+                    Ok(n) => {
+                        self.advance(n as u64, pool);
+                        if n < want {
+                            return Ok(Flush::Blocked);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            // Gather the run of byte chunks at the front, up to IOV_MAX.
             let mut offered: u64 = 0;
             let slices = self
                 .chunks

@@ -65,17 +65,35 @@ impl CompiledApp {
     pub(crate) fn exact(&self, method: &[u8], path: &[u8]) -> Option<(&str, &Route)> {
         let mut get = None;
         for (p, m, route) in &self.exact {
-            if p.len() != path.len() || p.as_bytes() != path {
+            if !same_bytes(p.as_bytes(), path) {
                 continue;
             }
             match m.as_deref() {
-                Some(m) if m == method => return Some((p, route)),
+                Some(m) if same_bytes(m, method) => return Some((p, route)),
                 Some(b"GET") if method == b"HEAD" => get = Some((&**p, route)),
                 None => get = get.or(Some((&**p, route))),
                 Some(_) => {}
             }
         }
         get
+    }
+}
+
+/// `a == b` for short slices (paths, methods) without a `memcmp` call:
+/// word compares, the last word overlapping the one before it.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], k: usize| u64::from_le_bytes(s[k..k + 8].try_into().expect("8 bytes"));
+    let half = |s: &[u8], k: usize| u32::from_le_bytes(s[k..k + 4].try_into().expect("4 bytes"));
+    match n {
+        0..=3 => a == b,
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -337,5 +355,25 @@ impl App {
         // A method-specific route must win over an any-method one (as in the router).
         exact.sort_by_key(|(_, m, _)| m.is_none());
         Ok(CompiledApp { router, global, exact })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_matches_slice_equality() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(same_bytes(a, a));
+            assert!(!same_bytes(a, &base[..n + 1]));
+            for k in 0..n {
+                let mut b = a.to_vec();
+                b[k] ^= 0x20;
+                assert!(!same_bytes(a, &b), "len {n} differs at {k}");
+            }
+        }
     }
 }

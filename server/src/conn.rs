@@ -29,21 +29,21 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use weir_http::{
-    encode_chunk_header, encode_chunked, encode_content_length, encode_date, encode_end_of_head,
-    encode_header, encode_status_line, normalize_path, response_has_body, status_allows_framing, BodyDecoder,
-    BodyFraming, DateCache, Decoded, LookupError, Method, RequestHead, RequestParser, Target, Version,
-    CHUNK_HEADER_MAX, LAST_CHUNK,
+    encode_chunk_header, normalize_path, response_has_body, status_allows_framing, BodyDecoder, BodyFraming,
+    DateCache, Decoded, LookupError, Method, RequestHead, RequestParser, Target, Version, CHUNK_HEADER_MAX,
+    LAST_CHUNK,
 };
 use weir_reactor::{Chunk, CloseReason, Ctx, FileRange, Protocol, ShardCtx, SharedBytes, WorkerPool};
 
 use crate::app::{CompiledApp, Route};
 use crate::config::ServerConfig;
 use crate::handler::{Handler, Responder};
+use crate::head::{ConnHeader, Framing, HeadEncoder};
 use crate::middleware::{run_after, run_chain, Chain};
-use crate::request::{OwnedRequest, Params, Request};
+use crate::request::{OwnedRequest, Params, Request, MAX_PARAMS};
 use crate::response::{Body, BodySink, Part, Response};
 use crate::stats::{HttpStats, StatsRegistry};
 
@@ -127,7 +127,10 @@ pub(crate) struct HttpShard {
     pub(crate) shared: Arc<Shared>,
     parser: RequestParser,
     date: DateCache,
-    next_date: Option<Instant>,
+    heads: HeadEncoder,
+    /// When (shard milliseconds, see `Ctx::now_ms`) the `Date` cache next
+    /// needs refreshing; 0: at once.
+    next_date_ms: u64,
     pub(crate) stats: Arc<HttpStats>,
     stopping: bool,
     pub(crate) ws: crate::ws::ShardWs,
@@ -139,7 +142,8 @@ impl HttpShard {
         HttpShard {
             parser: RequestParser::new(shared.config.limits),
             date: DateCache::new(),
-            next_date: None,
+            heads: HeadEncoder::new(&DateCache::new()),
+            next_date_ms: 0,
             stats,
             stopping: false,
             ws: crate::ws::ShardWs::new(id),
@@ -148,13 +152,23 @@ impl HttpShard {
     }
 
     /// Refreshes the cached `Date` header at most once per wall-clock second.
-    fn refresh_date(&mut self, now: Instant) {
-        if self.next_date.is_some_and(|t| now < t) {
+    #[inline]
+    fn refresh_date(&mut self, now_ms: u64) {
+        if now_ms < self.next_date_ms {
             return;
         }
+        self.update_date(now_ms);
+    }
+
+    #[cold]
+    fn update_date(&mut self, now_ms: u64) {
         let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        self.date.update(wall.as_secs());
-        self.next_date = Some(now + Duration::from_nanos(1_000_000_000 - u64::from(wall.subsec_nanos())));
+        if self.date.update(wall.as_secs()) {
+            self.heads.set_date(&self.date);
+        }
+        // The next wall-clock second, rounded up to a whole millisecond.
+        let left_ms = (1_000_000_000 - u64::from(wall.subsec_nanos())).div_ceil(1_000_000);
+        self.next_date_ms = now_ms + left_ms;
     }
 
     // --------------------------------------------------------------- input
@@ -327,6 +341,8 @@ impl HttpShard {
         };
         let raw_target = head.target(buf);
         let (raw_path, query, mut needs_norm) = match raw_target.first() {
+            // The parser saw a path with nothing to decode or normalise.
+            Some(_) if head.plain_path() && head.method() != Method::Connect => (raw_target, None, false),
             // Origin form, the common case: one pass splits off the query
             // and spots anything that needs normalising.
             Some(b'/') if head.method() != Method::Connect => split_origin(raw_target),
@@ -384,12 +400,22 @@ impl HttpShard {
             None if needs_norm => app.exact(method, path.as_bytes()).map(|(_, route)| route),
             None => None,
         };
+        let pairs;
         let (route, params): (&Route, Params<'_>) = match exact {
             Some(route) => (route, Params::EMPTY),
             None => {
                 lookup = app.router.lookup(method, path);
                 match &lookup {
-                    Ok(m) => (m.value, Params::from_pairs(m.params.iter())),
+                    Ok(m) => {
+                        let mut list = [("", ""); MAX_PARAMS];
+                        let mut n = 0;
+                        for (slot, pair) in list.iter_mut().zip(m.params.iter()) {
+                            *slot = pair;
+                            n += 1;
+                        }
+                        pairs = list;
+                        (m.value, Params::from_slice(&pairs[..n]))
+                    }
                     Err(err) => {
                         let req = Request { buf, head, path, query, params: Params::EMPTY, body };
                         let resp = match err {
@@ -545,34 +571,23 @@ impl HttpShard {
         // Small in-memory bodies travel in the same buffer as the head (one
         // iovec, one small copy); others are queued as their own chunk.
         let inline = has_body && body.as_bytes().is_some_and(|b| b.len() <= INLINE_BODY_MAX);
-        let date = &self.date;
+        let conn_header = if !keep_alive {
+            ConnHeader::Close
+        } else if meta.http10 {
+            ConnHeader::KeepAlive
+        } else {
+            ConnHeader::None
+        };
+        let framing = match body.len() {
+            _ if !status_allows_framing(status) => Framing::None,
+            Some(n) => Framing::Length(n),
+            None if raw_stream => Framing::None,
+            None => Framing::Chunked,
+        };
+        let heads = &mut self.heads;
         cx.write_with(HEAD_RESERVE, |out| {
-            encode_status_line(out, status, "");
-            encode_date(out, date);
-            if status_allows_framing(status) {
-                match body.len() {
-                    Some(n) => encode_content_length(out, n),
-                    None if raw_stream => {}
-                    None => encode_chunked(out),
-                }
-            }
-            if !keep_alive {
-                out.extend_from_slice(b"Connection: close\r\n");
-            } else if meta.http10 {
-                out.extend_from_slice(b"Connection: keep-alive\r\n");
-            }
-            if let Some(ct) = content_type {
-                // A `&'static str` chosen by the application, not by a client:
-                // written as is (every other header value is checked for CR/LF).
-                out.extend_from_slice(b"Content-Type: ");
-                out.extend_from_slice(ct.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-            for (name, value) in &headers {
-                // A value with CR/LF could split the response: such headers are dropped.
-                let _ = encode_header(out, name.as_bytes(), value);
-            }
-            encode_end_of_head(out);
+            let fields = headers.iter().map(|(name, value)| (*name, &value[..]));
+            heads.encode(out, status, content_type, conn_header, fields, framing);
             if inline {
                 out.extend_from_slice(body.as_bytes().unwrap_or_default());
             }
@@ -735,7 +750,7 @@ impl Protocol for HttpShard {
         if conn.ws.is_some() {
             return crate::ws::on_data(self, conn, cx, data);
         }
-        self.refresh_date(cx.now());
+        self.refresh_date(cx.now_ms());
         let used = self.on_http_data(conn, cx, data);
         if conn.ws.is_some() {
             // Upgraded mid-buffer: the rest belongs to the WebSocket.
@@ -774,11 +789,11 @@ impl Protocol for HttpShard {
         } else if conn.body.is_some() || conn.partial.is_some() {
             conn.body = None;
             conn.partial = None;
-            self.refresh_date(cx.now());
+            self.refresh_date(cx.now_ms());
             self.fail(conn, cx, 408);
         } else if let Some(p) = conn.pending.iter().find(|p| p.resp.is_none()) {
             let seq = p.seq;
-            self.refresh_date(cx.now());
+            self.refresh_date(cx.now_ms());
             conn.flags |= CLOSE_AFTER;
             self.resolve(conn, cx, seq, Response::error(503).with_close());
         } else if conn.flags & STREAMING == 0 {
@@ -787,7 +802,7 @@ impl Protocol for HttpShard {
     }
 
     fn on_message(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, msg: Msg) {
-        self.refresh_date(cx.now());
+        self.refresh_date(cx.now_ms());
         match msg {
             Msg::Response(seq, resp) => self.resolve(conn, cx, seq, resp),
             Msg::StreamChunk(chunk) => self.stream_chunk(conn, cx, chunk),
@@ -802,7 +817,7 @@ impl Protocol for HttpShard {
     fn on_job_panicked(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
         // A worker handler panicked: its answer is a 500, in order.
         if let Some(seq) = conn.pending.iter().find(|p| p.resp.is_none()).map(|p| p.seq) {
-            self.refresh_date(cx.now());
+            self.refresh_date(cx.now_ms());
             self.resolve(conn, cx, seq, Response::error(500));
         }
     }
@@ -821,8 +836,7 @@ impl Protocol for HttpShard {
 
     fn on_shutdown(&mut self, shard: &mut ShardCtx<'_, Self>) {
         self.stopping = true;
-        let now = Instant::now();
-        self.refresh_date(now);
+        self.refresh_date(shard.now_ms());
         for token in shard.tokens() {
             shard.with_conn(token, |conn, cx| {
                 if conn.ws.is_some() {

@@ -38,6 +38,7 @@ pub mod cli;
 mod config;
 mod conn;
 pub mod handler;
+mod head;
 pub mod middleware;
 mod request;
 mod response;

@@ -12,43 +12,58 @@ use weir_http::{HeaderSpan, Method, QueryPairs, RequestHead, Version};
 /// The most route parameters a request carries.
 pub const MAX_PARAMS: usize = weir_http::MAX_PARAMS;
 
-/// Route parameters (`:name` and `*rest` captures), stored inline.
+/// Route parameters (`:name` and `*rest` captures): a view, two words.
+///
+/// It borrows the pairs from wherever they live (the dispatcher's stack, or
+/// an [`OwnedRequest`]), so building and passing a [`Request`] copies no
+/// parameter storage: most routes have none, and the common case costs
+/// nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct Params<'a> {
-    len: usize,
-    items: [(&'a str, &'a str); MAX_PARAMS],
+    pairs: Pairs<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pairs<'a> {
+    Borrowed(&'a [(&'a str, &'a str)]),
+    Owned(&'a [(String, String)]),
 }
 
 impl<'a> Params<'a> {
-    pub(crate) const EMPTY: Params<'static> = Params { len: 0, items: [("", ""); MAX_PARAMS] };
+    pub(crate) const EMPTY: Params<'static> = Params { pairs: Pairs::Borrowed(&[]) };
 
-    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params<'a> {
-        let mut p = Params { len: 0, items: [("", ""); MAX_PARAMS] };
-        for (n, v) in pairs.into_iter().take(MAX_PARAMS) {
-            p.items[p.len] = (n, v);
-            p.len += 1;
+    pub(crate) fn from_slice(pairs: &'a [(&'a str, &'a str)]) -> Params<'a> {
+        Params { pairs: Pairs::Borrowed(pairs) }
+    }
+
+    fn at(&self, i: usize) -> (&'a str, &'a str) {
+        match self.pairs {
+            Pairs::Borrowed(p) => p[i],
+            Pairs::Owned(p) => (&p[i].0, &p[i].1),
         }
-        p
     }
 
     /// The value captured for `name`.
     pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.items[..self.len].iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// All captures in pattern order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
-        self.items[..self.len].iter().copied()
+        (0..self.len()).map(|i| self.at(i))
     }
 
     /// Number of captures.
     pub fn len(&self) -> usize {
-        self.len
+        match self.pairs {
+            Pairs::Borrowed(p) => p.len(),
+            Pairs::Owned(p) => p.len(),
+        }
     }
 
     /// True when the route captured nothing.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 }
 
@@ -187,7 +202,7 @@ impl OwnedRequest {
             head: &self.head,
             path: &self.path,
             query: self.query.as_deref(),
-            params: Params::from_pairs(self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+            params: Params { pairs: Pairs::Owned(&self.params) },
             body: &self.body,
         }
     }

@@ -83,13 +83,14 @@ impl Epoll {
         let cap = events.buf.capacity().min(libc::c_int::MAX as usize) as libc::c_int;
         // SAFETY: the pointer and capacity describe the spare storage of a
         // live Vec<epoll_event>; the kernel writes at most `cap` entries.
-        let res = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.buf.as_mut_ptr(), cap, timeout_ms) };
-        match cvt(res) {
+        let res =
+            unsafe { super::raw::epoll_wait(self.fd.as_raw_fd(), events.buf.as_mut_ptr(), cap, timeout_ms) };
+        match res {
             Ok(n) => {
                 // SAFETY: the kernel initialised the first `n` entries, and
                 // n <= cap = capacity.
-                unsafe { events.buf.set_len(n as usize) };
-                Ok(n as usize)
+                unsafe { events.buf.set_len(n) };
+                Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 events.buf.clear();

@@ -21,7 +21,7 @@ pub const SENDFILE_MAX: usize = 0x7fff_f000;
 pub fn read(fd: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: pointer and length come from a live, exclusively borrowed
     // slice; the fd is borrowed, so it stays open during the call.
-    cvt_size(unsafe { libc::read(fd.as_fd().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+    unsafe { super::raw::read(fd.as_fd().as_raw_fd(), buf.as_mut_ptr(), buf.len()) }
 }
 
 /// `read(2)` into the spare capacity of `buf` (at most `max` bytes), extending
@@ -33,7 +33,7 @@ pub fn read_into_spare(fd: &impl AsFd, buf: &mut Vec<u8>, max: usize) -> io::Res
     // SAFETY: `spare` is the uninitialised tail of a live Vec we borrow
     // exclusively; the kernel writes at most `len <= spare.len()` bytes
     // there. The fd is borrowed, so it is open.
-    let n = cvt_size(unsafe { libc::read(fd.as_fd().as_raw_fd(), spare.as_mut_ptr().cast(), len) })?;
+    let n = unsafe { super::raw::read(fd.as_fd().as_raw_fd(), spare.as_mut_ptr().cast(), len) }?;
     // SAFETY: the kernel initialised exactly `n <= len` bytes after the old
     // length, so the new length covers only initialised bytes.
     unsafe { buf.set_len(buf.len() + n) };
@@ -51,7 +51,7 @@ pub fn readv(fd: &impl AsFd, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
 /// `write(2)` from `buf`.
 pub fn write(fd: &impl AsFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: pointer and length come from a live slice; the fd is borrowed.
-    cvt_size(unsafe { libc::write(fd.as_fd().as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+    unsafe { super::raw::write(fd.as_fd().as_raw_fd(), buf.as_ptr(), buf.len()) }
 }
 
 /// `writev(2)` of up to [`IOV_MAX`] slices (extra slices are ignored; the
@@ -103,11 +103,9 @@ impl IoVecs {
         }
         // SAFETY: every iovec points into a slice borrowed for 'a, which
         // outlives this call; the kernel only reads them. The fd is borrowed.
-        let res = unsafe {
-            libc::writev(fd.as_fd().as_raw_fd(), self.vecs.as_ptr(), self.vecs.len() as libc::c_int)
-        };
+        let res = unsafe { super::raw::writev(fd.as_fd().as_raw_fd(), self.vecs.as_ptr(), self.vecs.len()) };
         self.vecs.clear();
-        cvt_size(res)
+        res
     }
 }
 

@@ -23,9 +23,11 @@
 use std::io;
 
 pub mod affinity;
+pub mod clock;
 pub mod epoll;
 pub mod eventfd;
 pub mod io_ops;
+mod raw;
 pub mod rlimit;
 pub mod signal;
 pub mod socket;

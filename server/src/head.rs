@@ -1,0 +1,267 @@
+//! Response heads, encoded from a per-shard memo.
+//!
+//! Most responses a server sends share their first lines with the response
+//! before: the same status, the same `Content-Type`, the same connection
+//! header. [`HeadEncoder`] keeps those lines, already encoded, for the last
+//! few combinations it saw, and builds a head from four pieces:
+//!
+//! ```text
+//! HTTP/1.1 200 OK\r\n                  ┐ memo: status line, Connection,
+//! Content-Type: text/plain\r\n         ┘ Content-Type (one copy)
+//! X-Custom: value\r\n                    the response's own headers, checked
+//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  ┐ fixed-size block, rewritten once
+//! Content-Length: 13\r\n\r\n               ┘ a second; digits appended in place
+//! ```
+//!
+//! Each piece is one copy of a known or cached length instead of a dozen
+//! small appends, which matters at a few hundred instructions per request.
+//! Header order carries no meaning in HTTP (RFC 9110 §5.3, except among
+//! fields of the same name), so the framing fields come last: that lets the
+//! digits and the blank line be written together.
+
+use weir_http::{encode_header, encode_status_line, DateCache};
+
+/// How many (status, content type, connection) combinations are kept.
+const SLOTS: usize = 4;
+
+/// `Date: <29 bytes>\r\n` (37 bytes) followed by `Content-Length: ` (16).
+const DATE_LINE: usize = 37;
+const DATE_CL: usize = DATE_LINE + 16;
+
+/// The connection header a response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnHeader {
+    /// None: HTTP/1.1 keep-alive is the default.
+    None,
+    /// `Connection: close`.
+    Close,
+    /// `Connection: keep-alive` (for HTTP/1.0 clients).
+    KeepAlive,
+}
+
+/// How the body's length is announced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Framing {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Nothing (1xx/204/304 and bodies that end at close).
+    None,
+}
+
+#[derive(Debug)]
+struct Slot {
+    status: u16,
+    content_type: Option<&'static str>,
+    conn: ConnHeader,
+    bytes: Vec<u8>,
+}
+
+/// The per-shard memo of encoded head prefixes, plus the date block.
+#[derive(Debug)]
+pub(crate) struct HeadEncoder {
+    slots: Vec<Slot>,
+    /// The slot replaced next on a miss (round robin).
+    next: usize,
+    date_cl: [u8; DATE_CL],
+}
+
+impl HeadEncoder {
+    pub(crate) fn new(date: &DateCache) -> HeadEncoder {
+        let mut e = HeadEncoder { slots: Vec::with_capacity(SLOTS), next: 0, date_cl: [0; DATE_CL] };
+        e.set_date(date);
+        e
+    }
+
+    /// Takes the current `Date` line (call whenever the date cache changes).
+    pub(crate) fn set_date(&mut self, date: &DateCache) {
+        self.date_cl[..DATE_LINE].copy_from_slice(date.header_line());
+        self.date_cl[DATE_LINE..].copy_from_slice(b"Content-Length: ");
+    }
+
+    /// Appends a complete response head to `out`: status line, connection
+    /// header, content type, `headers` (a value with CR, LF or NUL, or an
+    /// invalid name, is dropped: it could split the response), `Date`,
+    /// framing, and the blank line.
+    pub(crate) fn encode<'h>(
+        &mut self,
+        out: &mut Vec<u8>,
+        status: u16,
+        content_type: Option<&'static str>,
+        conn: ConnHeader,
+        headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+        framing: Framing,
+    ) {
+        out.extend_from_slice(self.prefix(status, content_type, conn));
+        for (name, value) in headers {
+            let _ = encode_header(out, name.as_bytes(), value);
+        }
+        match framing {
+            Framing::Length(n) => {
+                out.extend_from_slice(&self.date_cl);
+                push_decimal_and_end(out, n);
+            }
+            Framing::Chunked => {
+                out.extend_from_slice(&self.date_cl[..DATE_LINE]);
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            }
+            Framing::None => {
+                out.extend_from_slice(&self.date_cl[..DATE_LINE]);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// The encoded status line, connection header and content type.
+    fn prefix(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> &[u8] {
+        let same_type = |a: Option<&'static str>| match (a, content_type) {
+            // Pointer and length first (the same literal, the usual case), then bytes.
+            (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+            (None, None) => true,
+            _ => false,
+        };
+        let hit =
+            self.slots.iter().position(|s| s.status == status && s.conn == conn && same_type(s.content_type));
+        let i = match hit {
+            Some(i) => i,
+            None => self.fill(status, content_type, conn),
+        };
+        &self.slots[i].bytes
+    }
+
+    #[cold]
+    fn fill(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> usize {
+        let mut bytes = Vec::with_capacity(64);
+        encode_status_line(&mut bytes, status, "");
+        match conn {
+            ConnHeader::None => {}
+            ConnHeader::Close => bytes.extend_from_slice(b"Connection: close\r\n"),
+            ConnHeader::KeepAlive => bytes.extend_from_slice(b"Connection: keep-alive\r\n"),
+        }
+        if let Some(ct) = content_type {
+            // A `&'static str` chosen by the application, not by a client;
+            // still, a type that could split the response is not written.
+            if !ct.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                bytes.extend_from_slice(b"Content-Type: ");
+                bytes.extend_from_slice(ct.as_bytes());
+                bytes.extend_from_slice(b"\r\n");
+            }
+        }
+        let slot = Slot { status, content_type, conn, bytes };
+        if self.slots.len() < SLOTS {
+            self.slots.push(slot);
+            self.slots.len() - 1
+        } else {
+            let i = self.next;
+            self.next = (self.next + 1) % SLOTS;
+            self.slots[i] = slot;
+            i
+        }
+    }
+}
+
+/// Appends the decimal digits of `n`, then `\r\n\r\n`. For the common short
+/// lengths, one fixed-size copy and a truncation instead of a loop of pushes.
+#[inline]
+fn push_decimal_and_end(out: &mut Vec<u8>, n: u64) {
+    if n < 100_000 {
+        let digits = match n {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        let mut tmp = *b"00000\r\n\r\n";
+        let mut v = n;
+        for k in (0..digits).rev() {
+            tmp[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        tmp.copy_within(5..9, digits);
+        let len = out.len();
+        out.extend_from_slice(&tmp);
+        out.truncate(len + digits + 4);
+    } else {
+        let mut b = [0; 20];
+        out.extend_from_slice(weir_http::encode_u64(n, &mut b));
+        out.extend_from_slice(b"\r\n\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(
+        e: &mut HeadEncoder,
+        status: u16,
+        ct: Option<&'static str>,
+        conn: ConnHeader,
+        f: Framing,
+    ) -> String {
+        let mut out = Vec::new();
+        e.encode(&mut out, status, ct, conn, std::iter::empty(), f);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn heads_are_complete_and_memo_hits_match_misses() {
+        let mut date = DateCache::new();
+        date.update(784_111_777);
+        let mut e = HeadEncoder::new(&date);
+        let want = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
+                    Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 13\r\n\r\n";
+        // First a miss, then a hit: same bytes.
+        for _ in 0..2 {
+            assert_eq!(head(&mut e, 200, Some("text/plain"), ConnHeader::None, Framing::Length(13)), want);
+        }
+        // More combinations than slots, each round: every answer still exact.
+        for round in 0..3 {
+            for status in [200u16, 404, 500, 204, 301, 503] {
+                for conn in [ConnHeader::None, ConnHeader::Close, ConnHeader::KeepAlive] {
+                    let got = head(&mut e, status, Some("a/b"), conn, Framing::Length(round));
+                    let mut line = Vec::new();
+                    encode_status_line(&mut line, status, "");
+                    assert!(got.starts_with(std::str::from_utf8(&line).unwrap()), "{got}");
+                    assert_eq!(got.contains("Connection: close\r\n"), conn == ConnHeader::Close);
+                    assert_eq!(got.contains("Connection: keep-alive\r\n"), conn == ConnHeader::KeepAlive);
+                    assert!(got.contains("Content-Type: a/b\r\n"));
+                    assert!(got.ends_with(&format!("\r\nContent-Length: {round}\r\n\r\n")), "{got}");
+                }
+            }
+        }
+        let chunked = head(&mut e, 200, None, ConnHeader::None, Framing::Chunked);
+        assert!(chunked.ends_with("GMT\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        assert!(!chunked.contains("Content-Type"));
+        let none = head(&mut e, 304, None, ConnHeader::None, Framing::None);
+        assert!(none.ends_with("GMT\r\n\r\n") && !none.contains("Content-Length"));
+    }
+
+    #[test]
+    fn content_length_digits() {
+        for n in [0u64, 7, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 99_999, 100_000, 123_456_789, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal_and_end(&mut out, n);
+            assert_eq!(out, format!("x{n}\r\n\r\n").into_bytes());
+        }
+    }
+
+    #[test]
+    fn custom_headers_are_checked_and_the_date_follows_updates() {
+        let mut date = DateCache::new();
+        date.update(0);
+        let mut e = HeadEncoder::new(&date);
+        let mut out = Vec::new();
+        let headers = [("X-Ok", &b"fine"[..]), ("X-Bad", &b"a\r\nSet-Cookie: x"[..])];
+        e.encode(&mut out, 200, None, ConnHeader::None, headers.iter().copied(), Framing::Length(0));
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains("X-Ok: fine\r\n") && !s.contains("X-Bad") && !s.contains("Set-Cookie"));
+        assert!(s.contains("Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"));
+        date.update(86_400);
+        e.set_date(&date);
+        let s = head(&mut e, 200, None, ConnHeader::None, Framing::Length(0));
+        assert!(s.contains("Date: Fri, 02 Jan 1970 00:00:00 GMT\r\n"), "{s}");
+    }
+}
