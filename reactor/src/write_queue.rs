@@ -262,62 +262,42 @@ impl WriteQueue {
             let Some(front) = self.chunks.front() else {
                 return Ok(Flush::Done);
             };
-            if let Chunk::File(range) = front {
+            let front_pos = self.front_pos as usize;
+            let (res, offered) = if let Chunk::File(range) = front {
                 let remaining = range.len - self.front_pos;
                 let want = remaining.min(SENDFILE_MAX as u64) as usize;
                 let mut offset = range.offset + self.front_pos;
-                match io_ops::sendfile(fd, &*range.file, &mut offset, want) {
-                    Ok(0) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shorter than the queued range",
-                        ))
-                    }
-                    Ok(n) => {
-                        self.advance(n as u64, pool);
-                        if n < want {
-                            return Ok(Flush::Blocked);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                let res = io_ops::sendfile(fd, &*range.file, &mut offset, want);
+                if matches!(res, Ok(0)) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than the queued range",
+                    ));
                 }
-                continue;
-            }
-            let front_pos = self.front_pos as usize;
-            if self.chunks.len() == 1 {
+                (res, want as u64)
+            } else if self.chunks.len() == 1 {
                 // One buffer (a response head with its small body, the usual
                 // case): a plain `write`, no iovec gathering.
                 let bytes = &front.bytes().expect("not a file")[front_pos..];
-                let want = bytes.len();
-                match io_ops::write(fd, bytes) {
-                    Ok(n) => {
-                        self.advance(n as u64, pool);
-                        if n < want {
-                            return Ok(Flush::Blocked);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-                continue;
-            }
-            // Gather the run of byte chunks at the front, up to IOV_MAX.
-            let mut offered: u64 = 0;
-            let slices = self
-                .chunks
-                .iter()
-                .take(IOV_MAX)
-                .map_while(Chunk::bytes)
-                .enumerate()
-                .map(|(i, b)| if i == 0 { &b[front_pos..] } else { b })
-                .inspect(|b| offered += b.len() as u64);
-            match iov.writev(fd, slices) {
+                (io_ops::write(fd, bytes), bytes.len() as u64)
+            } else {
+                // Gather the run of byte chunks at the front, up to IOV_MAX.
+                let mut offered: u64 = 0;
+                let slices = self
+                    .chunks
+                    .iter()
+                    .take(IOV_MAX)
+                    .map_while(Chunk::bytes)
+                    .enumerate()
+                    .map(|(i, b)| if i == 0 { &b[front_pos..] } else { b })
+                    .inspect(|b| offered += b.len() as u64);
+                (iov.writev(fd, slices), offered)
+            };
+            match res {
                 Ok(n) => {
                     self.advance(n as u64, pool);
                     if (n as u64) < offered {
+                        // A short transfer: the socket buffer is full.
                         return Ok(Flush::Blocked);
                     }
                 }
