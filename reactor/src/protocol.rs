@@ -319,7 +319,9 @@ impl<M: Send + 'static> Ctx<'_, M> {
     /// Sets the connection's single deadline to `after` from now, replacing
     /// any earlier one. `on_timer` runs when it passes.
     pub fn set_deadline(&mut self, after: Duration) {
-        let due = self.core.now_ms + (after.as_millis() as u64).max(1);
+        // Whole milliseconds without `as_millis` (a u128 computation).
+        let ms = after.as_secs().saturating_mul(1000).saturating_add(u64::from(after.subsec_millis()));
+        let due = self.core.now_ms.saturating_add(ms.max(1));
         self.io.deadline_ms = due;
         // Lazy re-arming: only a deadline earlier than the live wheel entry
         // needs a new entry. A later one is handled when that entry fires.

@@ -70,16 +70,6 @@ const ACCEPT_RETRY_MS: u64 = 100;
 /// Inbox envelopes handled per wake-up before other events get a turn.
 const INBOX_BATCH: usize = 4096;
 
-/// What reading once did to a connection.
-enum ReadOutcome {
-    /// Go on driving it.
-    Continue,
-    /// Close it now, for this reason.
-    Close(CloseReason),
-    /// It is gone.
-    Gone,
-}
-
 /// Everything a shard thread owns. Built on the spawning thread (so setup
 /// errors surface synchronously), then moved into the shard's thread.
 pub(crate) struct ShardParts<M> {
@@ -338,27 +328,42 @@ impl<P: Protocol> Shard<P> {
 
     /// Moves one connection forward as far as it can go without blocking.
     fn drive(&mut self, token: Token) {
+        let Shard { proto, slab, core, scratch, .. } = self;
+        let Some(slot) = slab.get_mut(token) else {
+            return;
+        };
+        if let Some(reason) = Self::drive_slot(proto, core, scratch, token, slot) {
+            self.close_now(token, reason);
+        }
+    }
+
+    /// The body of [`Shard::drive`], on a slot looked up once. Returns why
+    /// the connection must close now, if it must.
+    fn drive_slot(
+        proto: &mut P,
+        core: &mut Core<P::Message>,
+        scratch: &mut [u8],
+        token: Token,
+        slot: &mut Slot<P::Conn>,
+    ) -> Option<CloseReason> {
         let mut reads = 0;
         loop {
-            let Some(slot) = self.slab.get_mut(token) else {
-                return;
-            };
             let io = &mut slot.io;
             io.flags &= !flags::DIRTY;
             if io.flags & flags::ABORT != 0 {
-                return self.close_now(token, CloseReason::Aborted);
+                return Some(CloseReason::Aborted);
             }
 
             // 1. Flush queued output.
             if !io.wq.is_empty() {
                 if io.flags & flags::WRITABLE != 0 {
                     let before = io.wq.queued_bytes();
-                    let res = io.wq.flush(&io.stream, &mut self.core.iov, &mut self.core.write_pool);
-                    ShardStats::add(&self.core.stats().bytes_out, before - io.wq.queued_bytes());
+                    let res = io.wq.flush(&io.stream, &mut core.iov, &mut core.write_pool);
+                    ShardStats::add(&core.stats().bytes_out, before - io.wq.queued_bytes());
                     match res {
                         Ok(Flush::Done) => {}
                         Ok(Flush::Blocked) => io.flags = (io.flags & !flags::WRITABLE) | flags::WRITE_BLOCKED,
-                        Err(e) => return self.close_now(token, CloseReason::Error(e.kind())),
+                        Err(e) => return Some(CloseReason::Error(e.kind())),
                     }
                 } else {
                     io.flags |= flags::WRITE_BLOCKED;
@@ -371,7 +376,7 @@ impl<P: Protocol> Shard<P> {
                     if io.flags & flags::LINGERING == 0 {
                         let unread = io.rbuf.is_some() || io.flags & flags::READABLE != 0;
                         if io.flags & flags::EOF != 0 || !unread {
-                            return self.close_now(token, CloseReason::Local);
+                            return Some(CloseReason::Local);
                         }
                         // Input is still arriving: send FIN, then read and
                         // discard until the peer closes, so our last bytes
@@ -379,77 +384,78 @@ impl<P: Protocol> Shard<P> {
                         let _ = socket::shutdown_write(&io.stream);
                         io.flags |= flags::LINGERING;
                         if let Some(buf) = io.rbuf.take() {
-                            self.core.read_pool.give(buf);
+                            core.read_pool.give(buf);
                         }
-                        let due = self.core.now_ms + self.core.config.linger.as_millis() as u64;
+                        let due = core.now_ms + core.config.linger.as_millis() as u64;
                         io.deadline_ms = due;
-                        if io.armed_tick == 0 || self.core.wheel.tick_for(due) < io.armed_tick {
-                            io.armed_tick = self.core.wheel.schedule(token, due);
+                        if io.armed_tick == 0 || core.wheel.tick_for(due) < io.armed_tick {
+                            io.armed_tick = core.wheel.schedule(token, due);
                         }
                     }
                 } else if io.flags & flags::WRITE_BLOCKED != 0 {
                     io.flags &= !flags::WRITE_BLOCKED;
-                    let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
-                    self.proto.on_writable(&mut slot.state, &mut cx);
+                    let mut cx = Ctx { token, io, core, driven: true };
+                    proto.on_writable(&mut slot.state, &mut cx);
                     continue;
                 }
             }
 
             // 3. Read, unless paused or closing (lingering reads discard).
-            let io = &mut slot.io;
             let lingering = io.flags & flags::LINGERING != 0;
             if !lingering && io.flags & (flags::READ_PAUSED | flags::CLOSING) != 0 {
-                return;
+                return None;
             }
             let replay = io.flags & flags::WANT_READ != 0 && io.rbuf.is_some();
             io.flags &= !flags::WANT_READ;
             if io.flags & flags::READABLE == 0 && !replay {
-                return;
+                return None;
             }
-            if reads == self.core.config.reads_per_turn {
+            if reads == core.config.reads_per_turn {
                 // Fairness: let other connections run; come back next turn.
                 io.flags |= flags::DIRTY;
                 if replay {
                     io.flags |= flags::WANT_READ;
                 }
-                self.core.dirty.push(token);
-                return;
+                core.dirty.push(token);
+                return None;
             }
             reads += 1;
-            match self.read_once(token, replay) {
-                ReadOutcome::Continue => {}
-                ReadOutcome::Close(reason) => return self.close_now(token, reason),
-                ReadOutcome::Gone => return,
+            if let Some(reason) = Self::read_once(proto, core, scratch, token, slot, replay) {
+                return Some(reason);
             }
         }
     }
 
-    /// One `read` (or one replay of kept input) and its delivery to the protocol.
-    fn read_once(&mut self, token: Token, replay: bool) -> ReadOutcome {
-        let Shard { proto, slab, core, scratch, .. } = self;
-        let Some(Slot { io, state }) = slab.get_mut(token) else {
-            return ReadOutcome::Gone;
-        };
-
+    /// One `read` (or one replay of kept input) and its delivery to the
+    /// protocol. Returns why the connection must close, if it must.
+    fn read_once(
+        proto: &mut P,
+        core: &mut Core<P::Message>,
+        scratch: &mut [u8],
+        token: Token,
+        slot: &mut Slot<P::Conn>,
+        replay: bool,
+    ) -> Option<CloseReason> {
+        let Slot { io, state } = slot;
         if io.flags & flags::LINGERING != 0 {
             return match io_ops::read(&io.stream, scratch) {
-                Ok(0) => ReadOutcome::Close(CloseReason::Local),
+                Ok(0) => Some(CloseReason::Local),
                 Ok(n) => {
                     io.lingered = io.lingered.saturating_add(n as u32);
                     if io.lingered as usize > core.config.max_linger_bytes {
-                        return ReadOutcome::Close(CloseReason::Local);
+                        return Some(CloseReason::Local);
                     }
                     if n < scratch.len() && io.flags & flags::PEER_HUP == 0 {
                         io.flags &= !flags::READABLE;
                     }
-                    ReadOutcome::Continue
+                    None
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     io.flags &= !flags::READABLE;
-                    ReadOutcome::Continue
+                    None
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadOutcome::Continue,
-                Err(e) => ReadOutcome::Close(CloseReason::Error(e.kind())),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                Err(e) => Some(CloseReason::Error(e.kind())),
             };
         }
 
@@ -459,7 +465,7 @@ impl<P: Protocol> Shard<P> {
             let res = match &mut kept {
                 Some(buf) => {
                     if buf.len() >= core.config.max_pending_input {
-                        return ReadOutcome::Close(CloseReason::Error(io::ErrorKind::OutOfMemory));
+                        return Some(CloseReason::Error(io::ErrorKind::OutOfMemory));
                     }
                     if buf.capacity() - buf.len() < 1024 {
                         buf.reserve(buf.capacity().max(4096));
@@ -475,7 +481,7 @@ impl<P: Protocol> Shard<P> {
                     io.flags = (io.flags | flags::EOF) & !flags::READABLE;
                     let mut cx = Ctx { token, io, core, driven: true };
                     proto.on_eof(state, &mut cx);
-                    return ReadOutcome::Continue;
+                    return None;
                 }
                 Ok((n, room)) => {
                     ShardStats::add(&core.stats().bytes_in, n as u64);
@@ -491,10 +497,10 @@ impl<P: Protocol> Shard<P> {
                     return match e.kind() {
                         io::ErrorKind::WouldBlock => {
                             io.flags &= !flags::READABLE;
-                            ReadOutcome::Continue
+                            None
                         }
-                        io::ErrorKind::Interrupted => ReadOutcome::Continue,
-                        kind => ReadOutcome::Close(CloseReason::Error(kind)),
+                        io::ErrorKind::Interrupted => None,
+                        kind => Some(CloseReason::Error(kind)),
                     };
                 }
             }
@@ -526,7 +532,7 @@ impl<P: Protocol> Shard<P> {
                 }
             }
         }
-        ReadOutcome::Continue
+        None
     }
 
     fn close_now(&mut self, token: Token, reason: CloseReason) {
@@ -574,6 +580,9 @@ impl<P: Protocol> Shard<P> {
     // ---------------------------------------------------------------- timers
 
     fn expire_timers(&mut self) {
+        if !self.core.wheel.is_due(self.core.now_ms) {
+            return;
+        }
         let mut fired = mem::take(&mut self.fired);
         self.core.wheel.advance(self.core.now_ms, &mut fired);
         for entry in fired.drain(..) {

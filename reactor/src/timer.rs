@@ -49,6 +49,9 @@ pub struct TimerWheel {
     tick_ms: u64,
     /// The last tick whose slot has been processed.
     current_tick: u64,
+    /// The first millisecond of the tick after `current_tick`: before it,
+    /// `advance` has nothing to do (one compare, no division).
+    next_tick_ms: u64,
     len: usize,
     /// A lower bound on the earliest due tick, so that asking "how long may
     /// the loop sleep?" costs nothing on the hot path; recomputed by a slot
@@ -65,6 +68,7 @@ impl TimerWheel {
             mask: n as u64 - 1,
             tick_ms: tick_ms.max(1),
             current_tick: 0,
+            next_tick_ms: tick_ms.max(1),
             len: 0,
             earliest: u64::MAX,
         }
@@ -96,7 +100,21 @@ impl TimerWheel {
     }
 
     /// Moves time forward to `now_ms`, appending every entry now due to `fired`.
+    #[inline]
     pub fn advance(&mut self, now_ms: u64, fired: &mut Vec<Entry>) {
+        if self.is_due(now_ms) {
+            self.advance_ticks(now_ms, fired);
+        }
+    }
+
+    /// True when `advance(now_ms)` would move to a new tick (and may fire
+    /// entries); false within the current tick, where it does nothing.
+    #[inline]
+    pub fn is_due(&self, now_ms: u64) -> bool {
+        now_ms >= self.next_tick_ms
+    }
+
+    fn advance_ticks(&mut self, now_ms: u64, fired: &mut Vec<Entry>) {
         let now_tick = now_ms / self.tick_ms;
         if now_tick <= self.current_tick {
             return;
@@ -121,6 +139,7 @@ impl TimerWheel {
             }
         }
         self.current_tick = now_tick;
+        self.next_tick_ms = (now_tick + 1) * self.tick_ms;
     }
 
     /// How long until the next entry may be due, in milliseconds from

@@ -9,8 +9,8 @@
 //! HTTP/1.1 200 OK\r\n                  ┐ memo: status line, Connection,
 //! Content-Type: text/plain\r\n         ┘ Content-Type (one copy)
 //! X-Custom: value\r\n                    the response's own headers, checked
-//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  ┐ fixed-size block, rewritten once
-//! Content-Length: 13\r\n\r\n               ┘ a second; digits appended in place
+//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  ┐ fixed-size block, rewritten once a second
+//! Content-Length: 13\r\n\r\n               ┘ digits + blank line: kept from the last length
 //! ```
 //!
 //! Each piece is one copy of a known or cached length instead of a dozen
@@ -64,12 +64,26 @@ pub(crate) struct HeadEncoder {
     slots: Vec<Slot>,
     /// The slot replaced next on a miss (round robin).
     next: usize,
+    /// The slot that answered last: checked first.
+    last: usize,
     date_cl: [u8; DATE_CL],
+    /// The last Content-Length written and its digits + blank line.
+    last_len: u64,
+    last_len_bytes: [u8; 24],
+    last_len_n: usize,
 }
 
 impl HeadEncoder {
     pub(crate) fn new(date: &DateCache) -> HeadEncoder {
-        let mut e = HeadEncoder { slots: Vec::with_capacity(SLOTS), next: 0, date_cl: [0; DATE_CL] };
+        let mut e = HeadEncoder {
+            slots: Vec::with_capacity(SLOTS),
+            next: 0,
+            last: 0,
+            date_cl: [0; DATE_CL],
+            last_len: 0,
+            last_len_bytes: decimal_and_end(0).0,
+            last_len_n: decimal_and_end(0).1,
+        };
         e.set_date(date);
         e
     }
@@ -100,7 +114,15 @@ impl HeadEncoder {
         match framing {
             Framing::Length(n) => {
                 out.extend_from_slice(&self.date_cl);
-                push_decimal_and_end(out, n);
+                if n != self.last_len {
+                    // Responses of one size tend to follow each other: keep
+                    // the digits of the last one.
+                    (self.last_len_bytes, self.last_len_n) = decimal_and_end(n);
+                    self.last_len = n;
+                }
+                let len = out.len();
+                out.extend_from_slice(&self.last_len_bytes);
+                out.truncate(len + self.last_len_n);
             }
             Framing::Chunked => {
                 out.extend_from_slice(&self.date_cl[..DATE_LINE]);
@@ -121,12 +143,15 @@ impl HeadEncoder {
             (None, None) => true,
             _ => false,
         };
-        let hit =
-            self.slots.iter().position(|s| s.status == status && s.conn == conn && same_type(s.content_type));
-        let i = match hit {
-            Some(i) => i,
-            None => self.fill(status, content_type, conn),
+        let matches = |s: &Slot| s.status == status && s.conn == conn && same_type(s.content_type);
+        let i = match self.slots.get(self.last) {
+            Some(s) if matches(s) => self.last,
+            _ => match self.slots.iter().position(matches) {
+                Some(i) => i,
+                None => self.fill(status, content_type, conn),
+            },
         };
+        self.last = i;
         &self.slots[i].bytes
     }
 
@@ -161,33 +186,14 @@ impl HeadEncoder {
     }
 }
 
-/// Appends the decimal digits of `n`, then `\r\n\r\n`. For the common short
-/// lengths, one fixed-size copy and a truncation instead of a loop of pushes.
-#[inline]
-fn push_decimal_and_end(out: &mut Vec<u8>, n: u64) {
-    if n < 100_000 {
-        let digits = match n {
-            0..=9 => 1,
-            10..=99 => 2,
-            100..=999 => 3,
-            1000..=9999 => 4,
-            _ => 5,
-        };
-        let mut tmp = *b"00000\r\n\r\n";
-        let mut v = n;
-        for k in (0..digits).rev() {
-            tmp[k] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        tmp.copy_within(5..9, digits);
-        let len = out.len();
-        out.extend_from_slice(&tmp);
-        out.truncate(len + digits + 4);
-    } else {
-        let mut b = [0; 20];
-        out.extend_from_slice(weir_http::encode_u64(n, &mut b));
-        out.extend_from_slice(b"\r\n\r\n");
-    }
+/// The decimal digits of `n`, then `\r\n\r\n`, and how many bytes that is.
+fn decimal_and_end(n: u64) -> ([u8; 24], usize) {
+    let mut digits = [0; 20];
+    let d = weir_http::encode_u64(n, &mut digits);
+    let mut out = [0; 24];
+    out[..d.len()].copy_from_slice(d);
+    out[d.len()..d.len() + 4].copy_from_slice(b"\r\n\r\n");
+    (out, d.len() + 4)
 }
 
 #[cfg(test)]
@@ -221,14 +227,16 @@ mod tests {
         for round in 0..3 {
             for status in [200u16, 404, 500, 204, 301, 503] {
                 for conn in [ConnHeader::None, ConnHeader::Close, ConnHeader::KeepAlive] {
-                    let got = head(&mut e, status, Some("a/b"), conn, Framing::Length(round));
+                    // Lengths change with the round and repeat within it.
+                    let got = head(&mut e, status, Some("a/b"), conn, Framing::Length(round * 1000));
                     let mut line = Vec::new();
                     encode_status_line(&mut line, status, "");
                     assert!(got.starts_with(std::str::from_utf8(&line).unwrap()), "{got}");
                     assert_eq!(got.contains("Connection: close\r\n"), conn == ConnHeader::Close);
                     assert_eq!(got.contains("Connection: keep-alive\r\n"), conn == ConnHeader::KeepAlive);
                     assert!(got.contains("Content-Type: a/b\r\n"));
-                    assert!(got.ends_with(&format!("\r\nContent-Length: {round}\r\n\r\n")), "{got}");
+                    let want = format!("\r\nContent-Length: {}\r\n\r\n", round * 1000);
+                    assert!(got.ends_with(&want), "{got}");
                 }
             }
         }
@@ -242,9 +250,8 @@ mod tests {
     #[test]
     fn content_length_digits() {
         for n in [0u64, 7, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 99_999, 100_000, 123_456_789, u64::MAX] {
-            let mut out = b"x".to_vec();
-            push_decimal_and_end(&mut out, n);
-            assert_eq!(out, format!("x{n}\r\n\r\n").into_bytes());
+            let (bytes, len) = decimal_and_end(n);
+            assert_eq!(&bytes[..len], format!("{n}\r\n\r\n").as_bytes());
         }
     }
 
