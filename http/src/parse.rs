@@ -41,8 +41,8 @@ use crate::head::{
     F_PLAIN_PATH, F_UPGRADE, F_UPGRADE_HEADER,
 };
 use crate::table::{
-    eq_lower, fast_run, find_byte, find_ctl, has_slash_pair, hex_val, or_class, trim_ows, HOST_BAD,
-    TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT,
+    eq_lower, fast_run, find_byte, find_ctl, has_slash_pair, hex_val, or_class, trim_ows, HOST_BAD, SET_HOST,
+    SET_NAME, SET_PATH, TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT,
 };
 use crate::{Limits, ParseError};
 
@@ -55,6 +55,9 @@ enum Phase {
     RequestLine,
     /// Field lines, until the empty line.
     Headers,
+    /// A head was handed out by reference ([`RequestParser::parse_ref`]): the
+    /// next call starts a new request.
+    Done,
 }
 
 /// Facts gathered from the known fields while the head is parsed.
@@ -135,7 +138,13 @@ impl RequestParser {
     /// next request reuses its allocation (zero allocation in steady state).
     #[inline]
     pub fn recycle(&mut self, mut head: RequestHead) {
-        if head.headers.capacity() > self.head.headers.capacity() {
+        if self.head.headers.is_empty() {
+            // No parse in progress (the usual case): just take the storage.
+            if head.headers.capacity() > self.head.headers.capacity() {
+                head.headers.clear();
+                self.head.headers = head.headers;
+            }
+        } else if head.headers.capacity() > self.head.headers.capacity() {
             head.headers.clear();
             // Keep the parse in progress (if any): copy its fields over.
             head.headers.extend_from_slice(&self.head.headers);
@@ -160,6 +169,49 @@ impl RequestParser {
     /// send; the connection should then be closed. The parser's state is then
     /// unspecified: call [`reset`](Self::reset) before parsing anything else.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<RequestHead>, ParseError> {
+        if self.parse_ref(buf)?.is_none() {
+            return Ok(None);
+        }
+        let h = &mut self.head;
+        let head = RequestHead {
+            method: h.method,
+            method_span: h.method_span,
+            target: h.target,
+            version: h.version,
+            headers: core::mem::take(&mut h.headers),
+            head_len: h.head_len,
+            framing: h.framing,
+            flags: h.flags,
+        };
+        self.reset();
+        Ok(Some(head))
+    }
+
+    /// Like [`parse`](Self::parse), but the complete head stays in the parser
+    /// and is lent out: no move of the head and no [`recycle`](Self::recycle)
+    /// needed. The next call (with the next request's bytes) starts over and
+    /// reuses the header storage.
+    ///
+    /// ```
+    /// use weir_http::{Limits, RequestParser};
+    /// let mut p = RequestParser::new(Limits::default());
+    /// let buf = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    /// let n = {
+    ///     let head = p.parse_ref(buf).unwrap().unwrap();
+    ///     assert_eq!(head.target(buf), b"/a");
+    ///     head.head_len()
+    /// };
+    /// let next = &buf[n..];
+    /// assert_eq!(p.parse_ref(next).unwrap().unwrap().target(next), b"/b");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`parse`](Self::parse).
+    pub fn parse_ref(&mut self, buf: &[u8]) -> Result<Option<&RequestHead>, ParseError> {
+        if self.phase == Phase::Done {
+            self.reset();
+        }
         // Never look past max_head bytes: whatever follows cannot be head.
         let window = &buf[..buf.len().min(self.limits.max_head)];
         if self.phase == Phase::RequestLine {
@@ -190,8 +242,11 @@ impl RequestParser {
         loop {
             // The empty line ending the head: no scan needed. (A CR at
             // `line_start` cannot have been passed over by an earlier scan.)
-            if window.get(self.line_start..self.line_start + 2) == Some(b"\r\n") {
-                return self.finish(self.line_start + 2).map(Some);
+            // A field line starts with a name byte, so one byte decides.
+            if window.get(self.line_start) == Some(&b'\r') && window.get(self.line_start + 1) == Some(&b'\n')
+            {
+                self.finish(self.line_start + 2)?;
+                return Ok(Some(&self.head));
             }
             let Some(cr) = self.line_end(window, window.len())? else {
                 return self.incomplete(buf.len());
@@ -200,7 +255,8 @@ impl RequestParser {
             self.line_start = cr + 2;
             self.scan = cr + 2;
             if cr == start {
-                return self.finish(cr + 2).map(Some);
+                self.finish(cr + 2)?;
+                return Ok(Some(&self.head));
             }
             self.field_line(window, start, cr)?;
         }
@@ -239,7 +295,7 @@ impl RequestParser {
 
     /// No line end in the window: either more bytes are needed or a limit is hit.
     #[cold]
-    fn incomplete(&self, len: usize) -> Result<Option<RequestHead>, ParseError> {
+    fn incomplete(&self, len: usize) -> Result<Option<&RequestHead>, ParseError> {
         // `scan - line_start` is the length of the line so far, CR excluded.
         if self.phase == Phase::RequestLine
             && self.scan.saturating_sub(self.line_start) > self.limits.max_request_line
@@ -282,13 +338,13 @@ impl RequestParser {
         // request-target: bytes from the TARGET_CLASS table, "%" HEXDIG HEXDIG.
         let target = &line[ts..j];
         // Branch-free classification: OR the classes of all bytes, then decide once.
-        let fast = fast_run::<true>(window, start + ts, start + j) - (start + ts);
+        let fast = fast_run::<{ SET_PATH }>(window, start + ts, start + j) - (start + ts);
         // A path of only [A-Za-z0-9-._/] starting with '/', with no empty or
         // dot segment: nothing to decode or normalise (see `plain_path`).
         self.facts.plain_path = fast == target.len()
             && target.first() == Some(&b'/')
             && !has_slash_pair(window, start + ts, start + j);
-        let class = or_class(&target[fast..], &TARGET_CLASS);
+        let class = if fast < target.len() { or_class(&target[fast..], &TARGET_CLASS) } else { 0 };
         if class & T_BAD != 0 {
             return Err(ParseError::InvalidTarget);
         }
@@ -334,8 +390,9 @@ impl RequestParser {
         let line = &window[start..cr];
         // field-name = token, then ":". Find the colon 16 bytes at a time and
         // check the name with one OR-fold; classify errors off the hot path.
-        let mut i = fast_run::<false>(window, start, cr) - start;
-        if i == 0 || line.get(i) != Some(&b':') {
+        // `fast_run` stops at `cr` at the latest, and `window[cr]` is the CR.
+        let mut i = fast_run::<{ SET_NAME }>(window, start, cr) - start;
+        if i == 0 || window[start + i] != b':' {
             // A name with other tchars ("X_Y", "a.b"), or an error.
             i = find_byte(line, b':');
             if i == 0 || i == line.len() || or_class(&line[..i], &TOKEN_BAD) != 0 {
@@ -347,16 +404,19 @@ impl RequestParser {
         }
         let name = &line[..i];
         // OWS around the value: usually exactly one SP before, none after.
+        // The control-byte scan let no byte below SP through except HTAB,
+        // so `b <= b' '` is exactly "SP or HTAB" here.
+        let n = line.len(); // >= 1: line[i] is the colon
         let mut vs = i + 1;
-        let mut ve = line.len();
-        if line.get(vs) == Some(&b' ') {
+        let mut ve = n;
+        if vs < n && line[vs] == b' ' {
             vs += 1;
         }
-        if vs < ve && matches!(line[vs], b' ' | b'\t') || matches!(line.last(), Some(b' ' | b'\t')) {
-            while vs < ve && matches!(line[vs], b' ' | b'\t') {
+        if (vs < n && line[vs] <= b' ') || line[n - 1] <= b' ' {
+            while vs < ve && line[vs] <= b' ' {
                 vs += 1;
             }
-            while ve > vs && matches!(line[ve - 1], b' ' | b'\t') {
+            while ve > vs && line[ve - 1] <= b' ' {
                 ve -= 1;
             }
         }
@@ -386,11 +446,11 @@ impl RequestParser {
                     return Err(ParseError::DuplicateHost);
                 }
                 f.host_count = 1;
-                // Letters, digits and '-' (a subset of the host characters)
-                // in one vector step; the rest (dots, a port, an IP
-                // literal) through the table.
-                let run = fast_run::<false>(window, value_at, value_at + value.len()) - value_at;
-                if or_class(&value[run..], &HOST_BAD) != 0 {
+                // Letters, digits, '-', '.' and ':' (a subset of the host
+                // characters) in one vector step; the rest (an IPv6
+                // literal, escapes) through the table.
+                let run = fast_run::<{ SET_HOST }>(window, value_at, value_at + value.len()) - value_at;
+                if run < value.len() && or_class(&value[run..], &HOST_BAD) != 0 {
                     return Err(ParseError::InvalidHost);
                 }
             }
@@ -460,7 +520,7 @@ impl RequestParser {
 
     /// The empty line was reached: decide framing and connection facts
     /// (RFC 9112 §6.3 message body length) and hand the head out.
-    fn finish(&mut self, head_len: usize) -> Result<RequestHead, ParseError> {
+    fn finish(&mut self, head_len: usize) -> Result<(), ParseError> {
         let f = &self.facts;
         let v11 = self.head.version == Version::Http11;
         if v11 && f.host_count == 0 {
@@ -519,18 +579,11 @@ impl RequestParser {
         if f.plain_path {
             flags |= F_PLAIN_PATH;
         }
-        let head = RequestHead {
-            method: self.head.method,
-            method_span: self.head.method_span,
-            target: self.head.target,
-            version: self.head.version,
-            headers: core::mem::take(&mut self.head.headers),
-            head_len,
-            framing,
-            flags,
-        };
-        self.reset();
-        Ok(head)
+        self.head.head_len = head_len;
+        self.head.framing = framing;
+        self.head.flags = flags;
+        self.phase = Phase::Done;
+        Ok(())
     }
 }
 

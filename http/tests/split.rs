@@ -241,3 +241,25 @@ fn pipelined_requests_with_bodies() {
         [(b"/a".to_vec(), b"abc".to_vec()), (b"/b".to_vec(), b"de".to_vec()), (b"/c".to_vec(), vec![])]
     );
 }
+
+#[test]
+fn parse_ref_agrees_with_parse_and_resets_between_requests() {
+    let warm = b"POST /w HTTP/1.1\r\nHost: w\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n";
+    for limits in limit_sets() {
+        // One parser for the whole corpus, as a connection would use it: a
+        // successful request before each input must leave nothing behind.
+        let mut shared = RequestParser::new(limits);
+        for input in CORPUS {
+            let mut fresh = RequestParser::new(limits);
+            let want = fresh.parse(input).map(|h| h.map(|h| summarize(&h, input)));
+            if !matches!(shared.parse_ref(warm), Ok(Some(_))) {
+                shared.reset();
+            }
+            let got = shared.parse_ref(input).map(|h| h.map(|h| summarize(h, input)));
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+            if !matches!(got, Ok(Some(_))) {
+                shared.reset();
+            }
+        }
+    }
+}

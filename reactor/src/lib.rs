@@ -66,7 +66,7 @@ pub mod write_queue;
 
 pub use config::ShardConfig;
 pub use handle::ShardHandle;
-pub use protocol::{CloseReason, Ctx, Protocol, ShardCtx};
+pub use protocol::{duration_ms, CloseReason, Ctx, Protocol, ShardCtx};
 pub use runtime::{Runtime, RuntimeBuilder, ShardInfo};
 pub use stats::{ShardStats, StatsSnapshot};
 pub use token::Token;

@@ -319,9 +319,14 @@ impl<M: Send + 'static> Ctx<'_, M> {
     /// Sets the connection's single deadline to `after` from now, replacing
     /// any earlier one. `on_timer` runs when it passes.
     pub fn set_deadline(&mut self, after: Duration) {
-        // Whole milliseconds without `as_millis` (a u128 computation).
-        let ms = after.as_secs().saturating_mul(1000).saturating_add(u64::from(after.subsec_millis()));
-        let due = self.core.now_ms.saturating_add(ms.max(1));
+        self.set_deadline_ms(duration_ms(after));
+    }
+
+    /// [`Ctx::set_deadline`] in whole milliseconds (at least 1): for a caller
+    /// that converted its timeouts once, not on every request.
+    #[inline]
+    pub fn set_deadline_ms(&mut self, after_ms: u64) {
+        let due = self.core.now_ms.saturating_add(after_ms.max(1));
         self.io.deadline_ms = due;
         // Lazy re-arming: only a deadline earlier than the live wheel entry
         // needs a new entry. A later one is handled when that entry fires.
@@ -437,4 +442,9 @@ impl<P: Protocol> ShardCtx<'_, P> {
             self.with_conn(token, &mut f);
         }
     }
+}
+
+/// Whole milliseconds of `d`, saturating (no u128 `as_millis`).
+pub fn duration_ms(d: Duration) -> u64 {
+    d.as_secs().saturating_mul(1000).saturating_add(u64::from(d.subsec_millis()))
 }

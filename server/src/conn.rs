@@ -36,7 +36,9 @@ use weir_http::{
     DateCache, Decoded, LookupError, Method, RequestHead, RequestParser, Target, Version, CHUNK_HEADER_MAX,
     LAST_CHUNK,
 };
-use weir_reactor::{Chunk, CloseReason, Ctx, FileRange, Protocol, ShardCtx, SharedBytes, WorkerPool};
+use weir_reactor::{
+    duration_ms, Chunk, CloseReason, Ctx, FileRange, Protocol, ShardCtx, SharedBytes, WorkerPool,
+};
 
 use crate::app::{CompiledApp, Route};
 use crate::config::ServerConfig;
@@ -125,25 +127,53 @@ pub struct Conn {
 /// The per-shard protocol.
 pub(crate) struct HttpShard {
     pub(crate) shared: Arc<Shared>,
-    parser: RequestParser,
+    /// The parser for requests that arrive whole (boxed, so it can be
+    /// taken out cheaply while its head is handled).
+    parser: Option<Box<RequestParser>>,
     date: DateCache,
     heads: HeadEncoder,
     /// When (shard milliseconds, see `Ctx::now_ms`) the `Date` cache next
     /// needs refreshing; 0: at once.
     next_date_ms: u64,
+    /// The configured timeouts in milliseconds, converted once.
+    timeouts: TimeoutsMs,
     pub(crate) stats: Arc<HttpStats>,
     stopping: bool,
     pub(crate) ws: crate::ws::ShardWs,
+}
+
+/// [`ServerConfig`]'s timeouts in whole milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct TimeoutsMs {
+    head: u64,
+    body: u64,
+    handler: u64,
+    keep_alive: u64,
+    /// Output is still queued: the write timeout, or the idle one if shorter.
+    write_or_idle: u64,
+}
+
+impl TimeoutsMs {
+    fn new(c: &ServerConfig) -> TimeoutsMs {
+        TimeoutsMs {
+            head: duration_ms(c.head_timeout),
+            body: duration_ms(c.body_timeout),
+            handler: duration_ms(c.handler_timeout),
+            keep_alive: duration_ms(c.keep_alive_timeout),
+            write_or_idle: duration_ms(c.write_timeout.min(c.keep_alive_timeout)),
+        }
+    }
 }
 
 impl HttpShard {
     pub(crate) fn new(shared: Arc<Shared>, id: usize) -> HttpShard {
         let stats = shared.stats.http[id].clone();
         HttpShard {
-            parser: RequestParser::new(shared.config.limits),
+            parser: Some(Box::new(RequestParser::new(shared.config.limits))),
             date: DateCache::new(),
             heads: HeadEncoder::new(&DateCache::new()),
             next_date_ms: 0,
+            timeouts: TimeoutsMs::new(&shared.config),
             stats,
             stopping: false,
             ws: crate::ws::ShardWs::new(id),
@@ -198,34 +228,38 @@ impl HttpShard {
                 continue;
             }
             let input = &data[used..];
-            let parser = match conn.partial.as_deref_mut() {
+            // The head is lent by the parser that read it (`parse_ref`): the
+            // shard's own, or the connection's if its head came in pieces.
+            // The parser is taken out of `self` while the head is handled.
+            let from_conn = conn.partial.is_some();
+            let mut parser = match conn.partial.take() {
                 Some(p) => p,
-                None => &mut self.parser,
+                None => self.parser.take().expect("the shard's parser is in place between requests"),
             };
-            match parser.parse(input) {
+            match parser.parse_ref(input) {
                 Ok(None) => {
-                    if conn.partial.is_none() {
-                        let fresh = RequestParser::new(self.shared.config.limits);
-                        conn.partial = Some(Box::new(std::mem::replace(&mut self.parser, fresh)));
+                    // A partial head: its parser stays with the connection.
+                    if !from_conn {
+                        self.parser = Some(Box::new(RequestParser::new(self.shared.config.limits)));
                     }
+                    conn.partial = Some(parser);
                     break;
                 }
                 Err(e) => {
-                    // The shard's parser is shared by every connection: leave it clean.
-                    if conn.partial.take().is_none() {
-                        self.parser.reset();
+                    if !from_conn {
+                        // The shard's parser is shared by every connection: leave it clean.
+                        parser.reset();
+                        self.parser = Some(parser);
                     }
                     self.fail(conn, cx, e.status());
                     return data.len();
                 }
                 Ok(Some(head)) => {
                     conn.flags &= !HEAD_TIMER;
-                    if let Some(mut p) = conn.partial.take() {
-                        // Keep the (already warm) per-shard parser; give the head's
-                        // storage back to it instead.
-                        p.reset();
+                    let n = self.on_head(conn, cx, head, input);
+                    if !from_conn {
+                        self.parser = Some(parser);
                     }
-                    let n = self.on_head(conn, cx, head, &data[used..]);
                     used += n;
                 }
             }
@@ -235,13 +269,12 @@ impl HttpShard {
 
     /// A complete head at the start of `input`: dispatch it now if its body
     /// is here too, else start collecting the body. Returns bytes consumed.
-    fn on_head(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, head: RequestHead, input: &[u8]) -> usize {
+    fn on_head(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, head: &RequestHead, input: &[u8]) -> usize {
         let head_len = head.head_len();
         let limits = self.shared.config.limits;
         match head.framing() {
             BodyFraming::None => {
-                self.dispatch(conn, cx, &input[..head_len], &head, &[]);
-                self.parser.recycle(head);
+                self.dispatch(conn, cx, &input[..head_len], head, &[]);
                 head_len
             }
             BodyFraming::Length(n) if n > limits.max_body => {
@@ -250,15 +283,14 @@ impl HttpShard {
             }
             BodyFraming::Length(n) if (input.len() - head_len) as u64 >= n => {
                 let end = head_len + n as usize;
-                self.dispatch(conn, cx, &input[..head_len], &head, &input[head_len..end]);
-                self.parser.recycle(head);
+                self.dispatch(conn, cx, &input[..head_len], head, &input[head_len..end]);
                 end
             }
             framing => {
                 // The body is not all here: copy the head (small) and collect the body.
                 if head.expect_continue() {
                     // RFC 9110 §10.1.1: answer 100 only if we will read the body.
-                    if let Some(status) = self.early_rejection(&head, &input[..head_len]) {
+                    if let Some(status) = self.early_rejection(head, &input[..head_len]) {
                         self.fail(conn, cx, status);
                         return input.len();
                     }
@@ -269,7 +301,7 @@ impl HttpShard {
                 let decoder = BodyDecoder::new(framing, &limits);
                 conn.body = Some(Box::new(BodyState {
                     head_buf: input[..head_len].to_vec(),
-                    head,
+                    head: head.clone(),
                     decoder,
                     body: Vec::new(),
                 }));
@@ -660,24 +692,24 @@ impl HttpShard {
 
     /// Picks the connection's deadline for its current state.
     fn rearm(&self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
-        let c = &self.shared.config;
+        let t = &self.timeouts;
         if conn.flags & STREAMING != 0 {
             cx.clear_deadline();
         } else if conn.body.is_some() {
-            cx.set_deadline(c.body_timeout);
+            cx.set_deadline_ms(t.body);
         } else if conn.partial.is_some() {
             // Slowloris: the whole head must arrive within head_timeout of
             // its first byte; more bytes do not extend it.
             if conn.flags & HEAD_TIMER == 0 {
                 conn.flags |= HEAD_TIMER;
-                cx.set_deadline(c.head_timeout);
+                cx.set_deadline_ms(t.head);
             }
         } else if !conn.pending.is_empty() {
-            cx.set_deadline(c.handler_timeout);
+            cx.set_deadline_ms(t.handler);
         } else if cx.queued_bytes() > 0 {
-            cx.set_deadline(c.write_timeout.min(c.keep_alive_timeout));
+            cx.set_deadline_ms(t.write_or_idle);
         } else {
-            cx.set_deadline(c.keep_alive_timeout);
+            cx.set_deadline_ms(t.keep_alive);
         }
     }
 

@@ -32,11 +32,11 @@ Transfer-Encoding: chunked\r\n\r\n\
 1e\r\n\"tags\":[\"http\",\"fast\",\"rust\"]}\r\n\
 0\r\n\r\n";
 
+/// The server's way: the head is lent by the parser (`parse_ref`), which
+/// reuses its storage on the next call.
 pub fn weir_head(p: &mut RequestParser, buf: &[u8]) -> usize {
-    let h = p.parse(buf).expect("valid").expect("complete");
-    let n = h.head_len() + h.header_count();
-    p.recycle(h);
-    n
+    let h = p.parse_ref(buf).expect("valid").expect("complete");
+    h.head_len() + h.header_count()
 }
 
 pub fn httparse_head(buf: &[u8]) -> usize {
@@ -49,7 +49,7 @@ pub fn httparse_head(buf: &[u8]) -> usize {
 }
 
 pub fn weir_post(p: &mut RequestParser, limits: &Limits, buf: &[u8]) -> usize {
-    let h = p.parse(buf).expect("valid").expect("complete");
+    let h = p.parse_ref(buf).expect("valid").expect("complete");
     let mut pos = h.head_len();
     let mut d = BodyDecoder::new(h.framing(), limits);
     let mut data = 0;
@@ -62,7 +62,6 @@ pub fn weir_post(p: &mut RequestParser, limits: &Limits, buf: &[u8]) -> usize {
         }
         pos += n;
     }
-    p.recycle(h);
     data
 }
 
