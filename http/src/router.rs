@@ -130,11 +130,24 @@ type Key = u128;
 
 #[inline]
 fn key_of(s: &[u8]) -> Key {
-    let head = match s.get(..8) {
-        Some(h) => u64::from_be_bytes(h.try_into().expect("8 bytes")),
-        None => s.iter().enumerate().fold(0u64, |acc, (i, &b)| acc | u64::from(b) << (56 - 8 * i)),
+    let n = s.len();
+    // The first 8 bytes, big-endian, zero-padded: shorter strings are built
+    // from two overlapping loads (the bytes they share are equal) instead
+    // of a byte loop.
+    let head = match n {
+        8.. => u64::from_be_bytes(s[..8].try_into().expect("8 bytes")),
+        4..=7 => {
+            let w = |k: usize| u64::from(u32::from_be_bytes(s[k..k + 4].try_into().expect("4 bytes")));
+            w(0) << 32 | w(n - 4) << (8 * (8 - n))
+        }
+        2..=3 => {
+            let w = |k: usize| u64::from(u16::from_be_bytes(s[k..k + 2].try_into().expect("2 bytes")));
+            w(0) << 48 | w(n - 2) << (8 * (8 - n))
+        }
+        1 => u64::from(s[0]) << 56,
+        _ => 0,
     };
-    (s.len() as u128) << 64 | u128::from(head)
+    (n as u128) << 64 | u128::from(head)
 }
 
 /// `a` (with key `ka`) equals `b` (with key `kb`).
@@ -213,6 +226,24 @@ impl<T> Node<T> {
     fn find_static(&self, seg: &str) -> Result<usize, usize> {
         use core::cmp::Ordering::{Equal, Greater, Less};
         let k = key_of(seg.as_bytes());
+        if seg.len() <= 8 && !self.keys.is_empty() {
+            // The key is the whole segment: a branch-free search for the
+            // last key <= k (halving the range each step, no early exit).
+            let keys = &self.keys[..];
+            let (mut base, mut size) = (0, keys.len());
+            while size > 1 {
+                let half = size / 2;
+                if keys[base + half] <= k {
+                    base += half;
+                }
+                size -= half;
+            }
+            return match keys[base].cmp(&k) {
+                Equal => Ok(base),
+                Less => Err(base + 1),
+                Greater => Err(base),
+            };
+        }
         let (mut lo, mut hi) = (0, self.keys.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -259,11 +290,27 @@ impl<T> Default for Router<T> {
 }
 
 /// Splits `rest` (the path after a `/`) into its first segment and what
-/// follows the next `/` (`None` when it was the last segment). A plain loop:
-/// segments are a few bytes, shorter than `memchr`'s setup.
-#[inline]
+/// follows the next `/` (`None` when it was the last segment). Eight bytes
+/// per step (an exact zero-byte test on `word ^ "////////"`), then a short
+/// loop: segments are a few bytes, shorter than `memchr`'s setup.
+#[inline(always)]
 fn split_segment(rest: &str) -> (&str, Option<&str>) {
-    match rest.bytes().position(|b| b == b'/') {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let b = rest.as_bytes();
+    let mut i = 0;
+    let end = loop {
+        let Some(chunk) = b.get(i..i + 8) else {
+            break b[i..].iter().position(|&c| c == b'/').map(|p| i + p);
+        };
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (LO7 / 0x7f * u64::from(b'/'));
+        // High bit set in each byte of x that is zero (no carries across bytes).
+        let zero = !(((x & LO7) + LO7) | x | LO7);
+        if zero != 0 {
+            break Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    };
+    match end {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }
@@ -509,6 +556,31 @@ impl<T> Router<T> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn keys_and_segments_match_their_definitions() {
+        let naive_key = |s: &[u8]| {
+            let head =
+                s.iter().take(8).enumerate().fold(0u64, |acc, (i, &b)| acc | u64::from(b) << (56 - 8 * i));
+            (s.len() as u128) << 64 | u128::from(head)
+        };
+        let bytes: Vec<u8> = (0..40u8).map(|i| if i % 7 == 3 { b'/' } else { b'a' + i % 26 }).collect();
+        for start in 0..bytes.len() {
+            for end in start..=bytes.len() {
+                let s = &bytes[start..end];
+                assert_eq!(key_of(s), naive_key(s), "{s:?}");
+                let text = std::str::from_utf8(s).unwrap();
+                let want = match text.find('/') {
+                    Some(i) => (&text[..i], Some(&text[i + 1..])),
+                    None => (text, None),
+                };
+                assert_eq!(split_segment(text), want, "{text:?}");
+            }
+        }
+        // Bytes whose low 7 bits are those of '/' are not slashes.
+        assert_eq!(split_segment("a\u{af}b/c"), ("a\u{af}b", Some("c")));
+    }
+
     use super::*;
 
     fn router() -> Router<u32> {

@@ -327,6 +327,9 @@ impl<M: Send + 'static> Ctx<'_, M> {
     #[inline]
     pub fn set_deadline_ms(&mut self, after_ms: u64) {
         let due = self.core.now_ms.saturating_add(after_ms.max(1));
+        if due == self.io.deadline_ms {
+            return; // the same deadline again (several requests in one millisecond)
+        }
         self.io.deadline_ms = due;
         // Lazy re-arming: only a deadline earlier than the live wheel entry
         // needs a new entry. A later one is handled when that entry fires.

@@ -271,13 +271,13 @@ impl HttpShard {
     /// is here too, else start collecting the body. Returns bytes consumed.
     fn on_head(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, head: &RequestHead, input: &[u8]) -> usize {
         let head_len = head.head_len();
-        let limits = self.shared.config.limits;
+        let max_body = self.shared.config.limits.max_body;
         match head.framing() {
             BodyFraming::None => {
                 self.dispatch(conn, cx, &input[..head_len], head, &[]);
                 head_len
             }
-            BodyFraming::Length(n) if n > limits.max_body => {
+            BodyFraming::Length(n) if n > max_body => {
                 self.fail(conn, cx, 413);
                 input.len()
             }
@@ -298,7 +298,7 @@ impl HttpShard {
                         cx.write(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
                     }
                 }
-                let decoder = BodyDecoder::new(framing, &limits);
+                let decoder = BodyDecoder::new(framing, &self.shared.config.limits);
                 conn.body = Some(Box::new(BodyState {
                     head_buf: input[..head_len].to_vec(),
                     head: head.clone(),
