@@ -52,6 +52,21 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(got, want);
 
+    // The lending API, on a parser that has just finished another request,
+    // must agree too (it resets and reuses its storage).
+    let mut reused = RequestParser::new(limits);
+    let _ = reused.parse_ref(b"POST /warm HTTP/1.1\r\nHost: w\r\nContent-Length: 1\r\n\r\n");
+    let lent = reused.parse_ref(input).map(|h| h.cloned());
+    assert_eq!(summary(&lent, input), want);
+
+    // A path the parser calls plain is already normalised.
+    if let Ok(Some(h)) = &whole {
+        if h.plain_path() {
+            let target = h.target(input);
+            assert_eq!(weir_http::normalize_path(target).ok().as_deref().map(str::as_bytes), Some(target));
+        }
+    }
+
     // Decode whatever body follows, to exercise the decoders on parser output.
     if let Ok(Some(h)) = whole {
         let _ = h.parsed_target(input);
