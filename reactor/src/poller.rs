@@ -77,7 +77,8 @@ impl Poller {
     }
 }
 
-/// The events of one wait as `(token, readiness)` pairs.
-pub(crate) fn iter(events: &Events) -> impl Iterator<Item = (Token, Readiness)> + '_ {
-    events.iter().map(|(data, mask)| (Token::from_u64(data), Readiness(mask)))
+/// Event `i` of the last wait as `(token, readiness)`, if there is one.
+#[inline]
+pub(crate) fn event(events: &Events, i: usize) -> Option<(Token, Readiness)> {
+    events.get(i).map(|(data, mask)| (Token::from_u64(data), Readiness(mask)))
 }

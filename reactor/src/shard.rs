@@ -150,18 +150,16 @@ impl<P: Protocol> Shard<P> {
     pub(crate) fn run(mut self) -> io::Result<()> {
         loop {
             let timeout = self.next_timeout();
-            let mut events = mem::take(&mut self.events);
-            let waited = self.poller.poll(&mut events, timeout);
+            let waited = self.poller.poll(&mut self.events, timeout);
             self.tick_clock();
             ShardStats::add(&self.stats().loop_iterations, 1);
-            if let Err(e) = waited {
-                self.events = events;
-                return Err(e);
-            }
-            for (token, readiness) in poller::iter(&events) {
+            waited?;
+            // By index: `dispatch` needs all of `self`, events included.
+            let mut i = 0;
+            while let Some((token, readiness)) = poller::event(&self.events, i) {
                 self.dispatch(token, readiness);
+                i += 1;
             }
-            self.events = events;
             self.expire_timers();
             self.drain_dirty();
             if let Some(deadline) = self.stop_deadline_ms {
@@ -339,6 +337,7 @@ impl<P: Protocol> Shard<P> {
 
     /// The body of [`Shard::drive`], on a slot looked up once. Returns why
     /// the connection must close now, if it must.
+    #[inline(always)]
     fn drive_slot(
         proto: &mut P,
         core: &mut Core<P::Message>,
@@ -428,6 +427,7 @@ impl<P: Protocol> Shard<P> {
 
     /// One `read` (or one replay of kept input) and its delivery to the
     /// protocol. Returns why the connection must close, if it must.
+    #[inline(always)]
     fn read_once(
         proto: &mut P,
         core: &mut Core<P::Message>,
@@ -558,7 +558,14 @@ impl<P: Protocol> Shard<P> {
     }
 
     /// Drives every connection some callback touched outside its own turn.
+    #[inline]
     fn drain_dirty(&mut self) {
+        if !self.core.dirty.is_empty() {
+            self.drain_dirty_list();
+        }
+    }
+
+    fn drain_dirty_list(&mut self) {
         for _ in 0..4 {
             if self.core.dirty.is_empty() {
                 break;

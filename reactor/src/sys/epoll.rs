@@ -123,6 +123,15 @@ impl Events {
         })
     }
 
+    /// Event `i` of the last wait as `(data, event mask)`.
+    pub fn get(&self, i: usize) -> Option<(u64, u32)> {
+        self.buf.get(i).map(|e| {
+            let data = e.u64;
+            let mask = e.events;
+            (data, mask)
+        })
+    }
+
     /// Number of events from the last wait.
     pub fn len(&self) -> usize {
         self.buf.len()

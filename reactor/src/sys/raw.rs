@@ -19,7 +19,8 @@ use std::io;
 /// Converts the kernel's return convention (`-errno` on failure) to a result.
 #[inline(always)]
 fn cvt(ret: isize) -> io::Result<usize> {
-    if (-4095..0).contains(&ret) {
+    // -4095..=-1, as one unsigned compare.
+    if ret as usize > -4096isize as usize {
         Err(io::Error::from_raw_os_error(-ret as i32))
     } else {
         Ok(ret as usize)
