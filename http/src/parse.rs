@@ -41,8 +41,8 @@ use crate::head::{
     F_PLAIN_PATH, F_UPGRADE, F_UPGRADE_HEADER,
 };
 use crate::table::{
-    eq_lower, fast_run, find_byte, find_ctl, has_slash_pair, hex_val, or_class, trim_ows, HOST_BAD, SET_HOST,
-    SET_NAME, SET_PATH, TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT,
+    eq_lower, fast_run, find_byte, find_ctl, hex_val, or_class, path_run, trim_ows, HOST_BAD, SET_HOST,
+    SET_NAME, TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT,
 };
 use crate::{Limits, ParseError};
 
@@ -338,12 +338,11 @@ impl RequestParser {
         // request-target: bytes from the TARGET_CLASS table, "%" HEXDIG HEXDIG.
         let target = &line[ts..j];
         // Branch-free classification: OR the classes of all bytes, then decide once.
-        let fast = fast_run::<{ SET_PATH }>(window, start + ts, start + j) - (start + ts);
+        let (run_end, plain) = path_run(window, start + ts, start + j);
+        let fast = run_end - (start + ts);
         // A path of only [A-Za-z0-9-._/] starting with '/', with no empty or
         // dot segment: nothing to decode or normalise (see `plain_path`).
-        self.facts.plain_path = fast == target.len()
-            && target.first() == Some(&b'/')
-            && !has_slash_pair(window, start + ts, start + j);
+        self.facts.plain_path = plain && target.first() == Some(&b'/');
         let class = if fast < target.len() { or_class(&target[fast..], &TARGET_CLASS) } else { 0 };
         if class & T_BAD != 0 {
             return Err(ParseError::InvalidTarget);

@@ -380,6 +380,56 @@ fn fast_mask<const SET: u8>(chunk: &[u8; 16]) -> u32 {
     }
 }
 
+/// A request path's fast run and plainness in one pass: `(end, plain)`,
+/// where `end` is [`fast_run`] over the path set and `plain` says that the
+/// run covers all of `buf[from..to]` and holds no `/` followed by `/` or `.`
+/// (see [`has_slash_pair`]). The pair test rides on the same 16-byte loads.
+#[inline]
+pub(crate) fn path_run(buf: &[u8], from: usize, to: usize) -> (usize, bool) {
+    debug_assert!(from <= to && to <= buf.len());
+    if to - from < 2 {
+        // `/` or `*` (or nothing): no room for a pair.
+        let end = fast_run::<{ SET_PATH }>(buf, from, to);
+        return (end, end == to);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        let mut i = from;
+        let mut pair = false;
+        // Bit 0 set when the previous block ended with '/'.
+        let mut carry = 0u32;
+        while i < to {
+            let Some(chunk) = buf.get(i..i + 16) else { break };
+            let chunk: &[u8; 16] = chunk.try_into().expect("16 bytes");
+            let ok = fast_mask::<SET_PATH>(chunk);
+            // SAFETY: `chunk` is 16 readable bytes; `_mm_loadu_si128` has no
+            // alignment requirement and the rest is SSE2, always present on x86_64.
+            let (slash, dot) = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                (
+                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'/' as i8))) as u32,
+                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8))) as u32,
+                )
+            };
+            let valid = if to - i >= 16 { 0xffff } else { (1u32 << (to - i)) - 1 };
+            // A pair ends at bit k when bit k-1 is '/' (or the carry, for k = 0).
+            pair |= ((slash << 1) | carry) & (slash | dot) & valid != 0;
+            carry = slash >> 15;
+            if ok & valid != valid {
+                return ((i + (!ok).trailing_zeros() as usize).min(to), false);
+            }
+            i += 16;
+        }
+        if i >= to {
+            return (to, !pair);
+        }
+    }
+    // Near the end of `buf` (or not x86_64): the two scans separately.
+    let end = fast_run::<{ SET_PATH }>(buf, from, to);
+    (end, end == to && !has_slash_pair(buf, from, to))
+}
+
 /// True when `buf[from..to]` has a `/` followed by `/` or `.`: an empty or
 /// dot segment that path normalisation would change. Like [`fast_run`],
 /// loads may read past `to` within `buf`; a pair straddling `to` is not
@@ -666,6 +716,28 @@ mod tests {
                     }
                     assert_eq!(has_slash_pair(&w, 2, 2 + len), want, "len {len} pos {pos} {second}");
                 }
+            }
+        }
+        // path_run agrees with fast_run + has_slash_pair, windowed, on paths
+        // built from the interesting bytes.
+        let alphabet = b"/.a%_?";
+        for len in 0..40usize {
+            for seed in 0..60usize {
+                let v: Vec<u8> =
+                    (0..len).map(|k| alphabet[(k * 7 + seed * 13 + k * k * seed) % alphabet.len()]).collect();
+                let mut w = b"GET ".to_vec();
+                w.extend_from_slice(&v);
+                w.extend_from_slice(b"/. HTTP/1.1\r\n");
+                let (from, to) = (4, 4 + len);
+                let end = fast_run::<{ SET_PATH }>(&w, from, to);
+                let want = (end, end == to && !has_slash_pair(&w, from, to));
+                assert_eq!(path_run(&w, from, to), want, "{:?}", String::from_utf8_lossy(&v));
+                assert_eq!(
+                    path_run(&w[..to], from, to),
+                    want,
+                    "at the end {:?}",
+                    String::from_utf8_lossy(&v)
+                );
             }
         }
         assert!(!has_slash_pair(b"/a/\x2f/x", 0, 3));
