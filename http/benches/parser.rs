@@ -3,8 +3,9 @@
 //! Run: `cargo bench -p weir-http --bench parser -- --warm-up-time 1 --measurement-time 3`
 //!
 //! Both parsers do equivalent work per iteration: parse a complete head into
-//! a reused header array (httparse) / a recycled header Vec (weir). weir also
-//! computes framing and connection facts and enforces the strict rules.
+//! a reused header array (httparse) / the parser's reused header storage
+//! (weir, `parse_ref`). weir also computes framing and connection facts and
+//! enforces the strict rules.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use weir_http::{Limits, RequestParser};

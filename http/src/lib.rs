@@ -66,11 +66,18 @@
 //!
 //! ## API contract for the server
 //!
-//! - `parse(buf)`: `buf` starts at the request's first byte and only grows
-//!   between calls returning `Ok(None)`. After `Ok(Some(head))` the parser has
-//!   reset itself; the next request starts at `buf[head.head_len() + body..]`.
-//!   Give finished heads back with [`RequestParser::recycle`] to reuse their
-//!   header storage (no allocation per request in steady state).
+//! - `parse_ref(buf)`: `buf` starts at the request's first byte and only
+//!   grows between calls returning `Ok(None)`. `Ok(Some(head))` lends the
+//!   head, which stays in the parser; the next call starts the next request
+//!   (at `buf[head.head_len() + body..]`) and reuses the header storage, so
+//!   there is no allocation and no copy of the head per request. This is what
+//!   the server uses.
+//! - `parse(buf)`: the same, but hands out an owned [`RequestHead`] (to keep
+//!   beyond the next request); give it back with [`RequestParser::recycle`]
+//!   to reuse its header storage.
+//! - `head.plain_path()`: the target is an origin-form path with nothing to
+//!   decode or normalise, usable as is for routing; otherwise run
+//!   [`normalize_path`] first.
 //! - On `Err(e)`: answer `e.status()` with `Connection: close` and close.
 //! - Body: `BodyDecoder::new(head.framing(), &limits)`; loop on `decode` with
 //!   the unconsumed input; `Data(r)` is `input[r]`; after `Done`, the bytes
