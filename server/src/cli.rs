@@ -12,6 +12,8 @@ use crate::{App, Server, ServerConfig};
 
 /// weir: an HTTP/1.1 + WebSocket server on a hand-built epoll reactor.
 #[derive(Debug, Parser)]
+// The field docs are also clap's --help text, where `[:PORT]` is plain text.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[command(
     name = "weir",
     version,

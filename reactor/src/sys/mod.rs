@@ -14,8 +14,13 @@
 //! * Each `unsafe` block carries a `// SAFETY:` comment naming the fact that
 //!   makes it sound: usually "the pointer and length come from a live slice"
 //!   and "the fd is borrowed, so it is open for the duration of the call".
-//! * A return of `-1` becomes [`io::Error::last_os_error`] through [`cvt`];
+//! * A return of `-1` becomes [`io::Error::last_os_error`] through `cvt`;
 //!   callers match on [`io::ErrorKind::WouldBlock`] for `EAGAIN`.
+//! * The calls made once or more per request — `read`, `write`, `writev`,
+//!   `epoll_wait` — go through the private `raw` module, which issues the
+//!   `syscall` instruction itself on x86_64 (glibc's wrappers are thread
+//!   cancellation points, bookkeeping weir never needs) and turns `-errno`
+//!   into an [`io::Error`] without touching `errno`.
 //!
 //! Linux only, by design: weir is built around epoll's edge-triggered mode and
 //! makes no attempt to abstract over kqueue or IOCP.

@@ -71,6 +71,8 @@ use target::{Scheme, Target};
 
 /// The options of `weir bench`.
 #[derive(Debug, Args)]
+// The field docs are also clap's --help text, where `[:PORT]` is plain text.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[command(after_help = "Examples:\n  \
     weir bench http://127.0.0.1:8080/plaintext -c 64 -d 10s\n  \
     weir bench http://127.0.0.1:8080/plaintext -c 64 --pipeline 16 --json\n  \
