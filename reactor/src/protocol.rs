@@ -182,6 +182,14 @@ pub(crate) struct Core<M> {
     pub(crate) read_pool: BufPool,
     pub(crate) write_pool: BufPool,
     pub(crate) iov: IoVecs,
+    /// The shard's output batch: bytes copied out by the connection being
+    /// driven (`Ctx::write_with`, `Ctx::write_copy`) while its own queue is
+    /// empty. `Shard::drive` writes them straight from here with one
+    /// `write(2)` before it returns, so a small answer never takes a pooled
+    /// buffer or a queue entry; only what the socket does not take is copied
+    /// into the connection's queue. Holds bytes of `batch_token` only.
+    pub(crate) batch: Vec<u8>,
+    pub(crate) batch_token: Token,
     /// Connections with work for the end of this loop iteration.
     pub(crate) dirty: Vec<Token>,
     pub(crate) handle: ShardHandle<M>,
@@ -244,28 +252,63 @@ impl<M: Send + 'static> Ctx<'_, M> {
 
     /// Queues `chunk` for writing (flushed when the callback returns).
     pub fn write(&mut self, chunk: impl Into<Chunk>) {
+        self.spill_batch();
         self.io.wq.push(chunk.into());
         self.mark();
     }
 
-    /// Queues a copy of `bytes`, staged in a pooled buffer: for small
-    /// pieces such as response heads, cheaper than an allocation.
+    /// Queues a copy of `bytes`: for small pieces such as response heads,
+    /// cheaper than an allocation.
     pub fn write_copy(&mut self, bytes: &[u8]) {
+        if self.batching() {
+            self.core.batch.extend_from_slice(bytes);
+            return;
+        }
         self.io.wq.push_copy(bytes, &mut self.core.write_pool);
         self.mark();
     }
 
-    /// Lets `fill` append bytes directly into the connection's pooled
-    /// staging buffer, with at least `reserve` bytes of room: encode a
-    /// response head in place instead of building it elsewhere and copying.
+    /// Lets `fill` append bytes directly into an output buffer with at least
+    /// `reserve` bytes of room: encode a response head in place instead of
+    /// building it elsewhere and copying.
     pub fn write_with(&mut self, reserve: usize, fill: impl FnOnce(&mut Vec<u8>)) {
+        if self.batching() {
+            self.core.batch.reserve(reserve);
+            fill(&mut self.core.batch);
+            return;
+        }
         self.io.wq.stage(&mut self.core.write_pool, reserve, fill);
         self.mark();
     }
 
+    /// Copied bytes go to the shard's output batch (see `Core::batch`) when
+    /// the shard drives this connection right after the callback and
+    /// nothing else is queued ahead of them.
+    #[inline]
+    fn batching(&mut self) -> bool {
+        if !self.driven || !self.io.wq.is_empty() {
+            return false;
+        }
+        debug_assert!(self.core.batch.is_empty() || self.core.batch_token == self.token);
+        self.core.batch_token = self.token;
+        true
+    }
+
+    /// Moves batched bytes into the connection's queue, ahead of a chunk
+    /// that must follow them.
+    fn spill_batch(&mut self) {
+        if self.driven && !self.core.batch.is_empty() {
+            debug_assert!(self.core.batch_token == self.token);
+            self.io.wq.push_copy(&self.core.batch, &mut self.core.write_pool);
+            self.core.batch.clear();
+        }
+    }
+
     /// Bytes queued and not yet accepted by the kernel.
     pub fn queued_bytes(&self) -> u64 {
-        self.io.wq.queued_bytes()
+        let batched =
+            if self.driven && self.core.batch_token == self.token { self.core.batch.len() } else { 0 };
+        self.io.wq.queued_bytes() + batched as u64
     }
 
     /// Asks for `on_writable` once everything queued has been written,

@@ -67,6 +67,10 @@ const LISTENER_BASE: u32 = 16;
 /// descriptor is gone too.
 const ACCEPT_RETRY_MS: u64 = 100;
 
+/// The output batch's capacity is kept up to this size between turns; a
+/// larger one (a burst of pipelined answers) is given back.
+const BATCH_KEEP: usize = 16 * 1024;
+
 /// Inbox envelopes handled per wake-up before other events get a turn.
 const INBOX_BATCH: usize = 4096;
 
@@ -119,6 +123,8 @@ impl<P: Protocol> Shard<P> {
             read_pool: BufPool::new(config.read_buffer, 1024),
             write_pool: BufPool::new(config.write_buffer, 1024),
             iov: IoVecs::new(),
+            batch: Vec::with_capacity(BATCH_KEEP),
+            batch_token: Token::reserved(WAKER),
             dirty: Vec::new(),
             handle,
             config,
@@ -330,7 +336,17 @@ impl<P: Protocol> Shard<P> {
         let Some(slot) = slab.get_mut(token) else {
             return;
         };
-        if let Some(reason) = Self::drive_slot(proto, core, scratch, token, slot) {
+        let end = Self::drive_slot(proto, core, scratch, token, slot);
+        // Every way out of `drive_slot` after a callback passes its flush,
+        // so the batch is empty unless the connection is closing at once.
+        if !core.batch.is_empty() {
+            debug_assert!(end.is_some(), "batched output left behind");
+            core.batch.clear();
+        }
+        if core.batch.capacity() > BATCH_KEEP {
+            core.batch = Vec::with_capacity(BATCH_KEEP);
+        }
+        if let Some(reason) = end {
             self.close_now(token, reason);
         }
     }
@@ -353,7 +369,14 @@ impl<P: Protocol> Shard<P> {
                 return Some(CloseReason::Aborted);
             }
 
-            // 1. Flush queued output.
+            // 1. Flush the batch (see `Core::batch`), then queued output.
+            if !core.batch.is_empty() {
+                debug_assert!(core.batch_token == token);
+                if let Err(e) = Self::flush_batch(core, io) {
+                    core.batch.clear();
+                    return Some(CloseReason::Error(e.kind()));
+                }
+            }
             if !io.wq.is_empty() {
                 if io.flags & flags::WRITABLE != 0 {
                     let before = io.wq.queued_bytes();
@@ -423,6 +446,28 @@ impl<P: Protocol> Shard<P> {
                 return Some(reason);
             }
         }
+    }
+
+    /// Writes the shard's batch for `io` with one `write(2)` when nothing is
+    /// queued ahead of it and the socket is writable; whatever is left is
+    /// copied into the connection's queue (whose flush follows at once and
+    /// records the blocked socket). Empties the batch.
+    #[inline(always)]
+    fn flush_batch(core: &mut Core<P::Message>, io: &mut ConnIo) -> io::Result<()> {
+        let mut sent = 0;
+        if io.wq.is_empty() && io.flags & flags::WRITABLE != 0 {
+            match io_ops::write(&io.stream, &core.batch) {
+                Ok(n) => sent = n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+            ShardStats::add(&core.stats().bytes_out, sent as u64);
+        }
+        if sent < core.batch.len() {
+            io.wq.push_copy(&core.batch[sent..], &mut core.write_pool);
+        }
+        core.batch.clear();
+        Ok(())
     }
 
     /// One `read` (or one replay of kept input) and its delivery to the

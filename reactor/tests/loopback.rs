@@ -32,6 +32,25 @@ impl Protocol for Echo {
     }
 }
 
+/// Writes `payload` to `client` from another thread in odd-sized pieces (so
+/// chunk boundaries never line up with anything), then half-closes if asked.
+fn send_in_pieces(
+    client: &TcpStream,
+    payload: Vec<u8>,
+    piece: usize,
+    shutdown: bool,
+) -> std::thread::JoinHandle<()> {
+    let mut writer = client.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for p in payload.chunks(piece) {
+            writer.write_all(p).unwrap();
+        }
+        if shutdown {
+            writer.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+    })
+}
+
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -42,18 +61,66 @@ fn one_mib_echoed_exactly_through_a_tiny_send_buffer() {
     let addr = rt.local_addrs()[0];
     let payload: Vec<u8> = (0..1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     let mut client = TcpStream::connect(addr).unwrap();
-    let mut writer = client.try_clone().unwrap();
-    let to_send = payload.clone();
-    let sender = std::thread::spawn(move || {
-        // Odd-sized writes so chunk boundaries never line up with anything.
-        for piece in to_send.chunks(7919) {
-            writer.write_all(piece).unwrap();
-        }
-    });
+    let sender = send_in_pieces(&client, payload.clone(), 7919, false);
     let mut got = vec![0u8; payload.len()];
     client.read_exact(&mut got).unwrap();
     sender.join().unwrap();
     assert!(got == payload, "echoed bytes differ");
+    rt.stop(Duration::from_secs(1));
+    rt.join().unwrap();
+}
+
+/// Answers each delivery as `[` (staged in place) + the bytes (an owned
+/// chunk) + `]` (a copy): copied bytes and queued chunks must leave in the
+/// order they were written, across partial writes.
+struct Bracket;
+
+impl Protocol for Bracket {
+    type Conn = ();
+    type Message = ();
+    fn on_open(&mut self, cx: &mut Ctx<'_, ()>) {
+        socket::set_send_buffer(cx.socket(), 4096).unwrap();
+    }
+    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+        cx.write_with(1, |out| out.push(b'['));
+        cx.write(data.to_vec());
+        cx.write_copy(b"]");
+        data.len()
+    }
+}
+
+#[test]
+fn copied_and_queued_output_keep_their_order_through_a_tiny_send_buffer() {
+    let rt = Runtime::builder().shards(1).listen(localhost()).serve(|_| Bracket).unwrap();
+    let addr = rt.local_addrs()[0];
+    // No '[' or ']' in the payload, so the brackets can be checked apart.
+    let payload: Vec<u8> =
+        (0..512 * 1024u32).map(|i| b'a' + (i.wrapping_mul(2654435761) >> 13) as u8 % 26).collect();
+    let mut client = TcpStream::connect(addr).unwrap();
+    let sender = send_in_pieces(&client, payload.clone(), 5003, true);
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    sender.join().unwrap();
+    let mut open = false;
+    let mut body = Vec::with_capacity(payload.len());
+    for &b in &got {
+        match b {
+            b'[' => {
+                assert!(!open, "'[' inside a bracket: output reordered");
+                open = true;
+            }
+            b']' => {
+                assert!(open, "']' without '[': output reordered");
+                open = false;
+            }
+            _ => {
+                assert!(open, "data outside brackets: output reordered");
+                body.push(b);
+            }
+        }
+    }
+    assert!(!open);
+    assert!(body == payload, "bytes differ");
     rt.stop(Duration::from_secs(1));
     rt.join().unwrap();
 }
