@@ -182,12 +182,14 @@ pub(crate) struct Core<M> {
     pub(crate) read_pool: BufPool,
     pub(crate) write_pool: BufPool,
     pub(crate) iov: IoVecs,
-    /// The shard's output batch: bytes copied out by the connection being
-    /// driven (`Ctx::write_with`, `Ctx::write_copy`) while its own queue is
-    /// empty. `Shard::drive` writes them straight from here with one
-    /// `write(2)` before it returns, so a small answer never takes a pooled
-    /// buffer or a queue entry; only what the socket does not take is copied
-    /// into the connection's queue. Holds bytes of `batch_token` only.
+    /// The shard's output batch (a buffer from `write_pool`): bytes copied
+    /// out by the connection being driven (`Ctx::write_with`,
+    /// `Ctx::write_copy`) while its own queue is empty. `Shard::drive` writes
+    /// them straight from here with one `write(2)` before it returns, so a
+    /// small answer never takes a queue entry; if a chunk must follow them
+    /// (`Ctx::write`) or the socket takes nothing, the buffer itself moves
+    /// into the connection's queue and the pool supplies a new batch. Holds
+    /// bytes of `batch_token` only.
     pub(crate) batch: Vec<u8>,
     pub(crate) batch_token: Token,
     /// Connections with work for the end of this loop iteration.
@@ -299,8 +301,10 @@ impl<M: Send + 'static> Ctx<'_, M> {
     fn spill_batch(&mut self) {
         if self.driven && !self.core.batch.is_empty() {
             debug_assert!(self.core.batch_token == self.token);
-            self.io.wq.push_copy(&self.core.batch, &mut self.core.write_pool);
-            self.core.batch.clear();
+            // The batch is a pool buffer: it joins the queue as it is and a
+            // fresh one takes its place (no copy).
+            let full = std::mem::replace(&mut self.core.batch, self.core.write_pool.take());
+            self.io.wq.push(Chunk::Owned(full));
         }
     }
 

@@ -56,7 +56,7 @@ use crate::sys::io_ops::{self, IoVecs};
 use crate::sys::{self, socket};
 use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
 use crate::token::{Slab, Token};
-use crate::write_queue::Flush;
+use crate::write_queue::{Chunk, Flush};
 
 /// Reserved token numbers (offsets from `Token::RESERVED_BASE`).
 const WAKER: u32 = 0;
@@ -66,10 +66,6 @@ const LISTENER_BASE: u32 = 16;
 /// How long accepting pauses when descriptors run out and the reserve
 /// descriptor is gone too.
 const ACCEPT_RETRY_MS: u64 = 100;
-
-/// The output batch's capacity is kept up to this size between turns; a
-/// larger one (a burst of pipelined answers) is given back.
-const BATCH_KEEP: usize = 16 * 1024;
 
 /// Inbox envelopes handled per wake-up before other events get a turn.
 const INBOX_BATCH: usize = 4096;
@@ -113,6 +109,8 @@ impl<P: Protocol> Shard<P> {
         let ShardParts { id, poller, listeners, inbox, handle, waker, config } = parts;
         let start = Instant::now();
         let start_ns = sys::clock::monotonic_ns();
+        let mut write_pool = BufPool::new(config.write_buffer, 1024);
+        let batch = write_pool.take();
         let core = Core {
             id,
             start,
@@ -121,9 +119,9 @@ impl<P: Protocol> Shard<P> {
             now_ms: 0,
             wheel: TimerWheel::new(config.timer_tick.as_millis().max(1) as u64, DEFAULT_SLOTS),
             read_pool: BufPool::new(config.read_buffer, 1024),
-            write_pool: BufPool::new(config.write_buffer, 1024),
+            write_pool,
             iov: IoVecs::new(),
-            batch: Vec::with_capacity(BATCH_KEEP),
+            batch,
             batch_token: Token::reserved(WAKER),
             dirty: Vec::new(),
             handle,
@@ -343,8 +341,9 @@ impl<P: Protocol> Shard<P> {
             debug_assert!(end.is_some(), "batched output left behind");
             core.batch.clear();
         }
-        if core.batch.capacity() > BATCH_KEEP {
-            core.batch = Vec::with_capacity(BATCH_KEEP);
+        if !core.write_pool.owns_size_of(&core.batch) {
+            // It grew (a burst of pipelined answers): back to a pool-sized one.
+            core.batch = core.write_pool.take();
         }
         if let Some(reason) = end {
             self.close_now(token, reason);
@@ -463,10 +462,16 @@ impl<P: Protocol> Shard<P> {
             }
             ShardStats::add(&core.stats().bytes_out, sent as u64);
         }
-        if sent < core.batch.len() {
-            io.wq.push_copy(&core.batch[sent..], &mut core.write_pool);
+        if sent == 0 {
+            // Nothing went: the batch itself (a pool buffer) joins the queue.
+            let full = mem::replace(&mut core.batch, core.write_pool.take());
+            io.wq.push(Chunk::Owned(full));
+        } else {
+            if sent < core.batch.len() {
+                io.wq.push_copy(&core.batch[sent..], &mut core.write_pool);
+            }
+            core.batch.clear();
         }
-        core.batch.clear();
         Ok(())
     }
 
