@@ -7,7 +7,11 @@
 //! file — and the shard flushes the queue once the protocol returns. That
 //! one rule buys three things:
 //!
-//! * **Batching.** Sixteen pipelined responses become one `writev`.
+//! * **Batching.** Sixteen pipelined responses become one `writev`. (Small
+//!   answers copied out while a connection's queue is empty do not even
+//!   reach it: they leave from the shard's output batch with one `write`,
+//!   see `Ctx::write_with`. The queue holds what has to wait — output the
+//!   socket refused — and what must keep its order with chunks.)
 //! * **Zero copy.** A body is never copied into a contiguous buffer: a
 //!   response head and its body are two iovecs; a file goes out by
 //!   `sendfile`, from the page cache to the socket.
