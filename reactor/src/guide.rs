@@ -83,6 +83,13 @@
 //! the next `EPOLLOUT` edge. Sixteen pipelined responses become one
 //! `writev`, and no body is ever copied into a contiguous buffer.
 //!
+//! Small copied answers take a shortcut: while a connection has nothing
+//! queued, `Ctx::write_copy` and `Ctx::write_with` append to one
+//! shard-wide *output batch*, which the shard sends with a single `write`
+//! before it moves on. Only bytes the socket refuses, or bytes a chunk must
+//! follow, ever reach the connection's queue — so a keep-alive connection
+//! that asks small questions never allocates one.
+//!
 //! ## 7. Time: one deadline per connection
 //!
 //! Timeouts are everywhere (slow clients, idle keep-alive) and almost never
@@ -120,7 +127,7 @@
 //!     }
 //!
 //!     fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
-//!         cx.write_copy(data); // queued; flushed with writev after we return
+//!         cx.write_copy(data); // sent with one write(2) after we return
 //!         cx.set_deadline(Duration::from_secs(60)); // lazily re-armed: no wheel work
 //!         data.len() // everything consumed: no buffer is kept
 //!     }
