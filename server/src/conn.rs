@@ -168,10 +168,11 @@ impl TimeoutsMs {
 impl HttpShard {
     pub(crate) fn new(shared: Arc<Shared>, id: usize) -> HttpShard {
         let stats = shared.stats.http[id].clone();
+        let date = DateCache::new();
         HttpShard {
             parser: Some(Box::new(RequestParser::new(shared.config.limits))),
-            date: DateCache::new(),
-            heads: HeadEncoder::new(&DateCache::new()),
+            heads: HeadEncoder::new(&date),
+            date,
             next_date_ms: 0,
             timeouts: TimeoutsMs::new(&shared.config),
             stats,
