@@ -58,6 +58,18 @@ use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
 use crate::token::{Slab, Token};
 use crate::write_queue::{Chunk, Flush};
 
+/// What `Shard::shed_with_reserve_fd` did with the listener's queue.
+enum Shed {
+    /// A client was turned away with the reserve descriptor.
+    TurnedAway,
+    /// Descriptors had freed up: the client was accepted as usual.
+    Served,
+    /// No client was waiting.
+    QueueEmpty,
+    /// No reserve descriptor to use.
+    NoReserve,
+}
+
 /// Reserved token numbers (offsets from `Token::RESERVED_BASE`).
 const WAKER: u32 = 0;
 const ACCEPT_RETRY: u32 = 1;
@@ -253,15 +265,23 @@ impl<P: Protocol> Shard<P> {
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
                     _ if is_fd_exhaustion(&e) => {
                         ShardStats::add(&self.stats().fd_exhausted, 1);
-                        if !self.shed_with_reserve_fd(index) {
-                            // No reserve left: wait, then try again. The
-                            // listener stays readable in the kernel, but an
-                            // edge-triggered loop would never hear of it, so
-                            // a timer brings us back.
-                            self.accept_paused = true;
-                            let due = self.core.now_ms + ACCEPT_RETRY_MS;
-                            self.core.wheel.schedule(Token::reserved(ACCEPT_RETRY), due);
-                            return;
+                        match self.shed_with_reserve_fd(index) {
+                            Shed::TurnedAway | Shed::Served => {}
+                            // `accept4` takes a descriptor before it looks
+                            // at the queue, so `EMFILE` does not mean a
+                            // client waits. Nothing did: the next client
+                            // brings a new edge.
+                            Shed::QueueEmpty => return,
+                            Shed::NoReserve => {
+                                // Wait, then try again. The listener stays
+                                // readable in the kernel, but an
+                                // edge-triggered loop would never hear of
+                                // it, so a timer brings us back.
+                                self.accept_paused = true;
+                                let due = self.core.now_ms + ACCEPT_RETRY_MS;
+                                self.core.wheel.schedule(Token::reserved(ACCEPT_RETRY), due);
+                                return;
+                            }
                         }
                     }
                     _ => {
@@ -273,19 +293,36 @@ impl<P: Protocol> Shard<P> {
         }
     }
 
-    /// Out of descriptors: free the reserve, accept one pending connection
-    /// and turn it away, then take the reserve back. Returns false if there
-    /// was no reserve to use.
-    fn shed_with_reserve_fd(&mut self, index: usize) -> bool {
+    /// Out of descriptors: free the reserve and accept one pending
+    /// connection. If the reserve can then be taken back, descriptors have
+    /// freed up since `accept` failed and the connection is served;
+    /// otherwise it is turned away, which frees the descriptor the reserve
+    /// is taken back with.
+    fn shed_with_reserve_fd(&mut self, index: usize) -> Shed {
         let Some(reserve) = self.reserve_fd.take() else {
-            return false;
+            return Shed::NoReserve;
         };
         drop(reserve);
-        if let Ok(stream) = socket::accept(&self.listeners[index]) {
-            self.reject(stream);
-        }
+        let accepted = socket::accept(&self.listeners[index]);
         self.reserve_fd = File::open("/dev/null").ok();
-        true
+        match accepted {
+            Ok(stream) if self.reserve_fd.is_some() => {
+                if self.slab.len() >= self.core.config.max_connections {
+                    self.reject(stream);
+                } else {
+                    self.open_conn(stream);
+                }
+                Shed::Served
+            }
+            Ok(stream) => {
+                self.reject(stream);
+                self.reserve_fd = File::open("/dev/null").ok();
+                Shed::TurnedAway
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Shed::QueueEmpty,
+            // A client that gave up, a signal: look at the queue again.
+            Err(_) => Shed::TurnedAway,
+        }
     }
 
     /// Turns a connection away, with the configured overload response if any.
