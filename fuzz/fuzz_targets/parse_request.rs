@@ -1,6 +1,8 @@
 //! Fuzz the request parser: the input is split at random points (taken from
 //! its first bytes) and fed as a growing buffer; the result must equal the
-//! whole-buffer parse, and a parsed head's spans must lie inside the buffer.
+//! whole-buffer parse (and so must a byte-by-byte feed, which takes the
+//! general path where the whole buffer takes the one-pass fast paths), and a
+//! parsed head's spans must lie inside the buffer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +11,7 @@ use weir_http::{BodyDecoder, Decoded, Limits, RequestParser};
 fn summary(r: &Result<Option<weir_http::RequestHead>, weir_http::ParseError>, buf: &[u8]) -> String {
     match r {
         Ok(Some(h)) => format!(
-            "{:?} {:?} {:?} {:?} {} {:?} {}{}{}",
+            "{:?} {:?} {:?} {:?} {} {:?} {}{}{}{}",
             h.method_bytes(buf),
             h.target(buf),
             h.version(),
@@ -18,7 +20,8 @@ fn summary(r: &Result<Option<weir_http::RequestHead>, weir_http::ParseError>, bu
             h.framing(),
             h.keep_alive(),
             h.expect_continue(),
-            h.upgrade()
+            h.upgrade(),
+            h.plain_path()
         ),
         Ok(None) => "need more".into(),
         Err(e) => format!("{e:?}"),
@@ -51,6 +54,18 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     assert_eq!(got, want);
+
+    // Byte by byte, no line is ever complete when first looked at, so the
+    // one-pass fast paths (taken by the whole-buffer parse) never run: this
+    // compares them with the general path.
+    let mut p = RequestParser::new(limits);
+    let got = (1..=input.len())
+        .map(|end| (end, p.parse(&input[..end])))
+        .find(|(end, r)| !matches!(r, Ok(None)) || *end == input.len())
+        .map(|(end, r)| summary(&r, &input[..end]));
+    if let Some(got) = got {
+        assert_eq!(got, want);
+    }
 
     // The lending API, on a parser that has just finished another request,
     // must agree too (it resets and reuses its storage).

@@ -394,24 +394,13 @@ pub(crate) fn path_run(buf: &[u8], from: usize, to: usize) -> (usize, bool) {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
         let mut i = from;
         let mut pair = false;
         // Bit 0 set when the previous block ended with '/'.
         let mut carry = 0u32;
         while i < to {
             let Some(chunk) = buf.get(i..i + 16) else { break };
-            let chunk: &[u8; 16] = chunk.try_into().expect("16 bytes");
-            let ok = fast_mask::<SET_PATH>(chunk);
-            // SAFETY: `chunk` is 16 readable bytes; `_mm_loadu_si128` has no
-            // alignment requirement and the rest is SSE2, always present on x86_64.
-            let (slash, dot) = unsafe {
-                let v = _mm_loadu_si128(chunk.as_ptr().cast());
-                (
-                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'/' as i8))) as u32,
-                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8))) as u32,
-                )
-            };
+            let (ok, slash, dot) = path_masks(chunk.try_into().expect("16 bytes"));
             let valid = if to - i >= 16 { 0xffff } else { (1u32 << (to - i)) - 1 };
             // A pair ends at bit k when bit k-1 is '/' (or the carry, for k = 0).
             pair |= ((slash << 1) | carry) & (slash | dot) & valid != 0;
@@ -428,6 +417,61 @@ pub(crate) fn path_run(buf: &[u8], from: usize, to: usize) -> (usize, bool) {
     // Near the end of `buf` (or not x86_64): the two scans separately.
     let end = fast_run::<{ SET_PATH }>(buf, from, to);
     (end, end == to && !has_slash_pair(buf, from, to))
+}
+
+/// For one 16-byte block: which bytes are in [`FAST_PATH`], which are `/`,
+/// which are `.` (bit k for byte k).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn path_masks(chunk: &[u8; 16]) -> (u32, u32, u32) {
+    use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let ok = fast_mask::<SET_PATH>(chunk);
+    // SAFETY: `chunk` is 16 readable bytes; `_mm_loadu_si128` has no
+    // alignment requirement and the rest is SSE2, always present on x86_64.
+    let (slash, dot) = unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        (
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'/' as i8))) as u32,
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8))) as u32,
+        )
+    };
+    (ok, slash, dot)
+}
+
+/// [`path_run`] when the end of the target is not known yet: the run of
+/// [`FAST_PATH`] bytes from `from`, however long, and whether it holds no
+/// `/` followed by `/` or `.`. `Some((end, no_pair))`, where `buf[end]` is
+/// the first byte not in the set; `None` when the run reaches the last 16
+/// bytes of `buf` (the caller has a general path for that).
+///
+/// This lets a request line be read in one pass: the byte that ends the
+/// path is the SP before the version, so no search for the line's CR is
+/// needed.
+#[inline]
+pub(crate) fn path_scan(buf: &[u8], from: usize) -> Option<(usize, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut i = from;
+        let mut pair = 0u32;
+        let mut carry = 0u32;
+        while let Some(chunk) = buf.get(i..i + 16) {
+            let (ok, slash, dot) = path_masks(chunk.try_into().expect("16 bytes"));
+            // The run's bytes in this block: bits below the first zero of `ok`.
+            let run = ok & !(ok.wrapping_add(1));
+            pair |= ((slash << 1) | carry) & (slash | dot) & run;
+            if run != 0xffff {
+                return Some((i + run.trailing_ones() as usize, pair == 0));
+            }
+            carry = slash >> 15;
+            i += 16;
+        }
+        None
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let end = fast_run::<{ SET_PATH }>(buf, from, buf.len());
+        (end < buf.len()).then(|| (end, !has_slash_pair(buf, from, end)))
+    }
 }
 
 /// True when `buf[from..to]` has a `/` followed by `/` or `.`: an empty or
@@ -738,6 +782,29 @@ mod tests {
                     "at the end {:?}",
                     String::from_utf8_lossy(&v)
                 );
+            }
+        }
+        // path_scan (no known end) agrees with the same definition on the
+        // run it finds, at every length, with what follows the run varied.
+        let alphabet = b"/.a-Z9";
+        for len in 0..48usize {
+            for seed in 0..40usize {
+                let v: Vec<u8> =
+                    (0..len).map(|k| alphabet[(k * 5 + seed * 11 + k * k * seed) % alphabet.len()]).collect();
+                for stop in
+                    [&b" HTTP/1.1\r\nHost: a\r\n\r\n"[..], b"?q=1 HTTP/1.1\r\n\r\n\r\n\r\n", b"%2e/.//"]
+                {
+                    let mut w = b"GET ".to_vec();
+                    w.extend_from_slice(&v);
+                    w.extend_from_slice(stop);
+                    let end = fast_run::<{ SET_PATH }>(&w, 4, w.len());
+                    let want = (end, !has_slash_pair(&w, 4, end));
+                    match path_scan(&w, 4) {
+                        Some(got) => assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&w)),
+                        // Allowed only where the run reaches the last 16 bytes.
+                        None => assert!(end + 16 > w.len(), "{:?}", String::from_utf8_lossy(&w)),
+                    }
+                }
             }
         }
         assert!(!has_slash_pair(b"/a/\x2f/x", 0, 3));

@@ -23,7 +23,7 @@ fn httparse_parse(input: &[u8]) -> Option<common::Summary> {
                 .collect(),
             head_len: n,
             framing: weir_http::BodyFraming::None,
-            flags: [false; 5],
+            flags: [false; 6],
         }),
         _ => None,
     }

@@ -12,7 +12,7 @@ pub struct Summary {
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub head_len: usize,
     pub framing: BodyFraming,
-    pub flags: [bool; 5],
+    pub flags: [bool; 6],
 }
 
 pub fn summarize(h: &RequestHead, buf: &[u8]) -> Summary {
@@ -23,7 +23,14 @@ pub fn summarize(h: &RequestHead, buf: &[u8]) -> Summary {
         headers: h.headers(buf).map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
         head_len: h.head_len(),
         framing: h.framing(),
-        flags: [h.keep_alive(), h.expect_continue(), h.upgrade(), h.has_host(), h.has_upgrade_header()],
+        flags: [
+            h.keep_alive(),
+            h.expect_continue(),
+            h.upgrade(),
+            h.has_host(),
+            h.has_upgrade_header(),
+            h.plain_path(),
+        ],
     }
 }
 
