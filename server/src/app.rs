@@ -90,7 +90,9 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let word = |s: &[u8], k: usize| u64::from_le_bytes(s[k..k + 8].try_into().expect("8 bytes"));
     let half = |s: &[u8], k: usize| u32::from_le_bytes(s[k..k + 4].try_into().expect("4 bytes"));
     match n {
-        0..=3 => a == b,
+        // First, middle and last byte cover every byte of 1 to 3.
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
         9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
         _ => a == b,

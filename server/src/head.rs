@@ -2,31 +2,33 @@
 //!
 //! Most responses a server sends share their first lines with the response
 //! before: the same status, the same `Content-Type`, the same connection
-//! header. [`HeadEncoder`] keeps those lines, already encoded, for the last
-//! few combinations it saw, and builds a head from four pieces:
+//! header. [`HeadEncoder`] keeps those lines, already encoded and followed
+//! by the current `Date` line and `Content-Length: `, for the last few
+//! combinations it saw, and builds a head from two or three pieces:
 //!
 //! ```text
-//! HTTP/1.1 200 OK\r\n                  ┐ memo: status line, Connection,
-//! Content-Type: text/plain\r\n         ┘ Content-Type (one copy)
-//! X-Custom: value\r\n                    the response's own headers, checked
-//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  ┐ fixed-size block, rewritten once a second
-//! Content-Length: 13\r\n\r\n               ┘ digits + blank line: kept from the last length
+//! HTTP/1.1 200 OK\r\n                      ┐ memo: status line, Connection,
+//! Content-Type: text/plain\r\n             │ Content-Type, Date (rewritten
+//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  │ once a second in every slot),
+//! Content-Length: ┘ 13\r\n\r\n           ┘ then digits + blank line (kept
+//!                                          from the last length)
 //! ```
 //!
-//! Each piece is one copy of a known or cached length instead of a dozen
-//! small appends, which matters at a few hundred instructions per request.
-//! Header order carries no meaning in HTTP (RFC 9110 §5.3, except among
-//! fields of the same name), so the framing fields come last: that lets the
-//! digits and the blank line be written together.
+//! A response with headers of its own takes the memo up to the `Date` line,
+//! its headers (checked), then the framing field. Each piece is one copy of
+//! a known or cached length instead of a dozen small appends, which matters
+//! at a few hundred instructions per request. Header order carries no
+//! meaning in HTTP (RFC 9110 §5.3, except among fields of the same name), so
+//! the framing field comes last: that lets the digits and the blank line be
+//! written together.
 
 use weir_http::{encode_header, encode_status_line, DateCache};
 
 /// How many (status, content type, connection) combinations are kept.
 const SLOTS: usize = 4;
 
-/// `Date: <29 bytes>\r\n` (37 bytes) followed by `Content-Length: ` (16).
+/// `Date: <29 bytes>\r\n`.
 const DATE_LINE: usize = 37;
-const DATE_CL: usize = DATE_LINE + 16;
 
 /// The connection header a response carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,11 @@ struct Slot {
     status: u16,
     content_type: Option<&'static str>,
     conn: ConnHeader,
+    /// Status line, connection header, content type, `Date` line,
+    /// `Content-Length: `.
     bytes: Vec<u8>,
+    /// Where the `Date` line starts in `bytes`.
+    date_at: usize,
 }
 
 /// The per-shard memo of encoded head prefixes, plus the date block.
@@ -66,7 +72,8 @@ pub(crate) struct HeadEncoder {
     next: usize,
     /// The slot that answered last: checked first.
     last: usize,
-    date_cl: [u8; DATE_CL],
+    /// The current `Date` line, for slots filled later.
+    date_line: [u8; DATE_LINE],
     /// The last Content-Length written and its digits + blank line.
     last_len: u64,
     last_len_bytes: [u8; 24],
@@ -79,7 +86,7 @@ impl HeadEncoder {
             slots: Vec::with_capacity(SLOTS),
             next: 0,
             last: 0,
-            date_cl: [0; DATE_CL],
+            date_line: [0; DATE_LINE],
             last_len: 0,
             last_len_bytes: decimal_and_end(0).0,
             last_len_n: decimal_and_end(0).1,
@@ -90,53 +97,61 @@ impl HeadEncoder {
 
     /// Takes the current `Date` line (call whenever the date cache changes).
     pub(crate) fn set_date(&mut self, date: &DateCache) {
-        self.date_cl[..DATE_LINE].copy_from_slice(date.header_line());
-        self.date_cl[DATE_LINE..].copy_from_slice(b"Content-Length: ");
+        self.date_line.copy_from_slice(date.header_line());
+        for slot in &mut self.slots {
+            slot.bytes[slot.date_at..slot.date_at + DATE_LINE].copy_from_slice(&self.date_line);
+        }
     }
 
     /// Appends a complete response head to `out`: status line, connection
-    /// header, content type, `headers` (a value with CR, LF or NUL, or an
-    /// invalid name, is dropped: it could split the response), `Date`,
-    /// framing, and the blank line.
+    /// header, content type, `Date`, `headers` (a value with CR, LF or NUL,
+    /// or an invalid name, is dropped: it could split the response), framing,
+    /// and the blank line.
     pub(crate) fn encode<'h>(
         &mut self,
         out: &mut Vec<u8>,
         status: u16,
         content_type: Option<&'static str>,
         conn: ConnHeader,
-        headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+        headers: impl ExactSizeIterator<Item = (&'h str, &'h [u8])>,
         framing: Framing,
     ) {
-        out.extend_from_slice(self.prefix(status, content_type, conn));
-        for (name, value) in headers {
-            let _ = encode_header(out, name.as_bytes(), value);
-        }
-        match framing {
-            Framing::Length(n) => {
-                out.extend_from_slice(&self.date_cl);
-                if n != self.last_len {
-                    // Responses of one size tend to follow each other: keep
-                    // the digits of the last one.
-                    (self.last_len_bytes, self.last_len_n) = decimal_and_end(n);
-                    self.last_len = n;
+        let i = self.prefix(status, content_type, conn);
+        let slot = &self.slots[i];
+        let n = match framing {
+            // The usual answer: the whole memo, then the digits.
+            Framing::Length(n) if headers.len() == 0 => {
+                out.extend_from_slice(&slot.bytes);
+                n
+            }
+            _ => {
+                out.extend_from_slice(&slot.bytes[..slot.date_at + DATE_LINE]);
+                for (name, value) in headers {
+                    let _ = encode_header(out, name.as_bytes(), value);
                 }
-                let len = out.len();
-                out.extend_from_slice(&self.last_len_bytes);
-                out.truncate(len + self.last_len_n);
+                match framing {
+                    Framing::Length(n) => {
+                        out.extend_from_slice(b"Content-Length: ");
+                        n
+                    }
+                    Framing::Chunked => return out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n"),
+                    Framing::None => return out.extend_from_slice(b"\r\n"),
+                }
             }
-            Framing::Chunked => {
-                out.extend_from_slice(&self.date_cl[..DATE_LINE]);
-                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-            }
-            Framing::None => {
-                out.extend_from_slice(&self.date_cl[..DATE_LINE]);
-                out.extend_from_slice(b"\r\n");
-            }
+        };
+        if n != self.last_len {
+            // Responses of one size tend to follow each other: keep the
+            // digits of the last one.
+            (self.last_len_bytes, self.last_len_n) = decimal_and_end(n);
+            self.last_len = n;
         }
+        let len = out.len();
+        out.extend_from_slice(&self.last_len_bytes);
+        out.truncate(len + self.last_len_n);
     }
 
-    /// The encoded status line, connection header and content type.
-    fn prefix(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> &[u8] {
+    /// The slot for this status, content type and connection header.
+    fn prefix(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> usize {
         let same_type = |a: Option<&'static str>| match (a, content_type) {
             // Pointer and length first (the same literal, the usual case), then bytes.
             (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
@@ -152,12 +167,12 @@ impl HeadEncoder {
             },
         };
         self.last = i;
-        &self.slots[i].bytes
+        i
     }
 
     #[cold]
     fn fill(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> usize {
-        let mut bytes = Vec::with_capacity(64);
+        let mut bytes = Vec::with_capacity(128);
         encode_status_line(&mut bytes, status, "");
         match conn {
             ConnHeader::None => {}
@@ -170,7 +185,10 @@ impl HeadEncoder {
             // response is not written.
             let _ = encode_header(&mut bytes, b"Content-Type", ct.as_bytes());
         }
-        let slot = Slot { status, content_type, conn, bytes };
+        let date_at = bytes.len();
+        bytes.extend_from_slice(&self.date_line);
+        bytes.extend_from_slice(b"Content-Length: ");
+        let slot = Slot { status, content_type, conn, bytes, date_at };
         if self.slots.len() < SLOTS {
             self.slots.push(slot);
             self.slots.len() - 1
@@ -261,7 +279,11 @@ mod tests {
         let headers = [("X-Ok", &b"fine"[..]), ("X-Bad", &b"a\r\nSet-Cookie: x"[..])];
         e.encode(&mut out, 200, None, ConnHeader::None, headers.iter().copied(), Framing::Length(0));
         let s = String::from_utf8(out).unwrap();
-        assert!(s.contains("X-Ok: fine\r\n") && !s.contains("X-Bad") && !s.contains("Set-Cookie"));
+        // The memo up to the date, the checked headers, the framing field last.
+        assert_eq!(
+            s,
+            "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nX-Ok: fine\r\nContent-Length: 0\r\n\r\n"
+        );
         // The same check for the content type, which goes through the memo.
         let s = head(&mut e, 200, Some("text/plain\r\nSet-Cookie: x"), ConnHeader::None, Framing::Length(0));
         assert!(!s.contains("Content-Type") && !s.contains("Set-Cookie"), "{s}");

@@ -241,7 +241,13 @@ impl Response {
 
     /// Sets the body.
     pub fn with_body(mut self, body: Body) -> Response {
-        self.body = body;
+        // Usually the body replaced is `Body::Empty` from `Response::new`,
+        // which owns nothing: forgetting it spares the call that would drop it.
+        if matches!(self.body, Body::Empty) {
+            std::mem::forget(std::mem::replace(&mut self.body, body));
+        } else {
+            self.body = body;
+        }
         self
     }
 
