@@ -274,13 +274,23 @@ impl<M: Send + 'static> Ctx<'_, M> {
     /// `reserve` bytes of room: encode a response head in place instead of
     /// building it elsewhere and copying.
     pub fn write_with(&mut self, reserve: usize, fill: impl FnOnce(&mut Vec<u8>)) {
-        if self.batching() {
+        // `fill` is called in one place, so it is inlined here (a response
+        // head encoder is large; called from two branches it would be a
+        // function of its own).
+        let batching = self.batching();
+        let out = if batching {
             self.core.batch.reserve(reserve);
-            fill(&mut self.core.batch);
-            return;
+            &mut self.core.batch
+        } else {
+            self.io.wq.stage_tail(&mut self.core.write_pool, reserve)
+        };
+        let before = out.len();
+        fill(out);
+        let added = out.len() - before;
+        if !batching {
+            self.io.wq.end_stage(added, &mut self.core.write_pool);
+            self.mark();
         }
-        self.io.wq.stage(&mut self.core.write_pool, reserve, fill);
-        self.mark();
     }
 
     /// Copied bytes go to the shard's output batch (see `Core::batch`) when

@@ -221,6 +221,17 @@ impl WriteQueue {
     /// beyond the room is allowed (the buffer grows; it is then freed, not
     /// pooled, once sent).
     pub fn stage(&mut self, pool: &mut BufPool, reserve: usize, fill: impl FnOnce(&mut Vec<u8>)) {
+        let tail = self.stage_tail(pool, reserve);
+        let before = tail.len();
+        fill(tail);
+        let added = tail.len() - before;
+        self.end_stage(added, pool);
+    }
+
+    /// The first half of [`stage`](Self::stage): the tail buffer, with at
+    /// least `reserve` bytes of room. Call [`end_stage`](Self::end_stage)
+    /// with the number of bytes appended.
+    pub(crate) fn stage_tail(&mut self, pool: &mut BufPool, reserve: usize) -> &mut Vec<u8> {
         let room = match self.chunks.back() {
             Some(Chunk::Owned(tail)) => tail.capacity() - tail.len(),
             _ => 0,
@@ -231,14 +242,19 @@ impl WriteQueue {
         let Some(Chunk::Owned(tail)) = self.chunks.back_mut() else {
             unreachable!("the tail was just made an owned buffer");
         };
-        let before = tail.len();
-        fill(tail);
-        let added = tail.len() - before;
+        tail
+    }
+
+    /// The second half of [`stage`](Self::stage): `added` bytes were
+    /// appended to the tail.
+    pub(crate) fn end_stage(&mut self, added: usize, pool: &mut BufPool) {
         self.queued += added as u64;
-        if tail.is_empty() {
-            // Never leave an empty chunk: a flush could not make progress on it.
-            if let Some(Chunk::Owned(v)) = self.chunks.pop_back() {
-                pool.give(v);
+        if let Some(Chunk::Owned(tail)) = self.chunks.back() {
+            if tail.is_empty() {
+                // Never leave an empty chunk: a flush could not make progress on it.
+                if let Some(Chunk::Owned(v)) = self.chunks.pop_back() {
+                    pool.give(v);
+                }
             }
         }
     }

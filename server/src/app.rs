@@ -61,7 +61,7 @@ impl CompiledApp {
     /// router too, so this is the router's own answer, found with a few
     /// length compares and one `memcmp` instead of a tree walk. Anything
     /// else (no match, 405, parameters) is left to the router.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn exact(&self, method: &[u8], path: &[u8]) -> Option<(&str, &Route)> {
         let mut get = None;
         for (p, m, route) in &self.exact {

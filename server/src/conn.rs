@@ -532,6 +532,7 @@ impl HttpShard {
     }
 
     /// An answer ready now: written at once unless earlier ones are pending.
+    #[inline]
     fn complete(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
         if conn.pending.is_empty() && conn.flags & STREAMING == 0 {
             self.write_response(conn, cx, resp, meta);
