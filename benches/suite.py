@@ -571,7 +571,16 @@ def main():
     ap.add_argument("--icount", action="store_true", help="also count instructions and syscalls per request")
     ap.add_argument("--icount-requests", type=int, default=20_000)
     ap.add_argument("--only", choices=["suite", "agreement", "icount"], help="run just one part")
+    ap.add_argument("--workloads", metavar="NAME,...",
+                    help="run only these workloads of the suite (default: all): "
+                         + ", ".join(w for w, _, _ in WORKLOADS))
     opts = ap.parse_args()
+    if opts.workloads:
+        wanted = opts.workloads.split(",")
+        unknown = [w for w in wanted if w not in {w for w, _, _ in WORKLOADS}]
+        if unknown:
+            ap.error(f"unknown workload(s): {', '.join(unknown)}")
+        WORKLOADS[:] = [w for w in WORKLOADS if w[0] in wanted]
     if opts.quick:
         opts.runs, opts.duration, opts.agreement_runs = 1, 5, 2
     peers = []

@@ -1,13 +1,15 @@
 """User-space instructions per keep-alive request, one connection.
 
-usage: python3 benches/tools/icount_one.py [BIN] [N] [DEPTH]
+usage: python3 benches/tools/icount_one.py [BIN] [N] [DEPTH | close]
 
 Runs BIN (default target/release/examples/techempower) on 127.0.0.1 with
 one shard under `valgrind --tool=callgrind`, warms it up with 2,000
 requests on one keep-alive connection, zeroes the counters
 (`callgrind_control -z`), sends exactly N requests (default 20,000),
 DEPTH at a time (default 1: strictly sequential; 16: pipelined), dumps,
-and prints the dump's total divided by N. Extra callgrind options (for a
+and prints the dump's total divided by N. With `close` instead of a depth,
+each request goes on a new connection with `Connection: close` (the
+suite's conn-per-request workload; accepting and closing are counted too). Extra callgrind options (for a
 profile, e.g. `CALLGRIND_ARGS=--dump-instr=yes`) come from CALLGRIND_ARGS;
 the dump is then kept and its path printed.
 """
@@ -17,9 +19,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release/examples/techempower")
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
-DEPTH = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+CLOSE = len(sys.argv) > 3 and sys.argv[3] == "close"
+DEPTH = int(sys.argv[3]) if len(sys.argv) > 3 and not CLOSE else 1
 PORT = 19790
 REQ = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"
+REQ_CLOSE = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+
+def load_close(n):
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", PORT))
+        s.sendall(REQ_CLOSE)
+        while s.recv(1 << 16):
+            pass
+        s.close()
 
 
 def load(n, depth):
@@ -61,14 +74,16 @@ try:
             break
         except OSError:
             time.sleep(0.2)
-    load(2000, DEPTH)
+    run_load = (lambda n: load_close(n)) if CLOSE else (lambda n: load(n, DEPTH))
+    run_load(2000)
     subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
-    load(N, DEPTH)
+    run_load(N)
     subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
     time.sleep(0.5)
     dump = sorted(glob.glob(f"{out}/cg.{proc.pid}.*"))[-1]
     total = next(int(l.split()[1]) for l in open(dump) if l.startswith("totals:"))
-    print(f"{total / N:.0f} instructions per request ({N} requests, depth {DEPTH}, one connection)")
+    how = "a connection each" if CLOSE else f"depth {DEPTH}, one connection"
+    print(f"{total / N:.0f} instructions per request ({N} requests, {how})")
     if extra:
         print(f"profile: {dump}")
 finally:

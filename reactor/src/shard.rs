@@ -113,6 +113,10 @@ pub(crate) struct Shard<P: Protocol> {
     dirty_spare: Vec<Token>,
     /// Accepting is paused: at the connection cap, or out of descriptors.
     accept_paused: bool,
+    /// Listeners that used up their accepts for a turn with connections
+    /// still queued: the edge-triggered poller will not report them again,
+    /// so the loop comes back to them itself.
+    accept_again: Vec<usize>,
     stop_deadline_ms: Option<u64>,
 }
 
@@ -154,6 +158,7 @@ impl<P: Protocol> Shard<P> {
             fired: Vec::new(),
             dirty_spare: Vec::new(),
             accept_paused: false,
+            accept_again: Vec::new(),
             stop_deadline_ms: None,
         }
     }
@@ -175,6 +180,11 @@ impl<P: Protocol> Shard<P> {
             while let Some((token, readiness)) = poller::event(&self.events, i) {
                 self.dispatch(token, readiness);
                 i += 1;
+            }
+            if !self.accept_again.is_empty() {
+                for index in mem::take(&mut self.accept_again) {
+                    self.accept_ready(index);
+                }
             }
             self.expire_timers();
             self.drain_dirty();
@@ -200,7 +210,7 @@ impl<P: Protocol> Shard<P> {
     /// Milliseconds `epoll_wait` may block: 0 if work is queued, else until
     /// the next timer or the stop deadline, else forever.
     fn next_timeout(&mut self) -> i32 {
-        if !self.core.dirty.is_empty() {
+        if !self.core.dirty.is_empty() || !self.accept_again.is_empty() {
             return 0;
         }
         let now = self.core.now_ms;
@@ -245,7 +255,15 @@ impl<P: Protocol> Shard<P> {
         if self.accept_paused || index >= self.listeners.len() {
             return;
         }
+        let mut budget = self.core.config.accepts_per_turn.max(1);
         loop {
+            if budget == 0 {
+                if !self.accept_again.contains(&index) {
+                    self.accept_again.push(index);
+                }
+                return;
+            }
+            budget -= 1;
             if self.slab.len() >= self.core.config.max_connections
                 && self.core.config.overload_response.is_none()
             {
@@ -358,9 +376,18 @@ impl<P: Protocol> Shard<P> {
             let mut cx = Ctx { token, io: &mut io, core: &mut self.core, driven: false };
             self.proto.on_open(&mut cx)
         };
+        if self.core.config.read_on_accept {
+            io.flags |= flags::READABLE;
+        }
         let inserted = self.slab.insert(Slot { io, state });
         debug_assert_eq!(inserted, token);
         ShardStats::add(&self.stats().accepted, 1);
+        if self.core.config.read_on_accept {
+            // (The registration above was edge-triggered: if this read
+            // empties the socket, the readiness epoll noted at `ADD` is
+            // re-checked when it would be reported, and dropped.)
+            self.drive(token);
+        }
     }
 
     // ------------------------------------------------------------ connection

@@ -70,6 +70,41 @@ fn one_mib_echoed_exactly_through_a_tiny_send_buffer() {
     rt.join().unwrap();
 }
 
+/// Connections queued in the kernel before the shard starts arrive as one
+/// edge on the listener; with one accept per turn (and each new connection
+/// read at once), the shard must come back to the listener by itself.
+#[test]
+fn queued_connections_beyond_the_accept_budget_are_all_served() {
+    let listener = std::net::TcpListener::bind(localhost()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut clients: Vec<TcpStream> = (0..5)
+        .map(|i| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.write_all(format!("c{i}").as_bytes()).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            c
+        })
+        .collect();
+    let rt = Runtime::builder()
+        .shards(1)
+        .listener(listener)
+        .configure(|c| {
+            c.accepts_per_turn = 1;
+            c.read_on_accept = true;
+        })
+        .serve(|_| Echo { sndbuf: None })
+        .unwrap();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut got = [0u8; 2];
+        c.read_exact(&mut got).unwrap_or_else(|e| panic!("client {i} not served: {e}"));
+        assert_eq!(got, *format!("c{i}").as_bytes());
+    }
+    let s = rt.stats()[0];
+    assert_eq!(s.accepted, 5, "{s:?}");
+    rt.stop(Duration::from_secs(1));
+    rt.join().unwrap();
+}
+
 /// Answers each delivery as `[` (staged in place) + the bytes (an owned
 /// chunk) + `]` (a copy): copied bytes and queued chunks must leave in the
 /// order they were written, across partial writes.

@@ -174,6 +174,9 @@ impl ServerBuilder {
             c.nodelay = false;
             c.pin_cores = config.pin_cores;
             c.overload_response = Some(OVERLOAD_503);
+            // HTTP clients speak first: a request that came with the
+            // handshake is answered without waiting a loop turn for it.
+            c.read_on_accept = true;
             c.max_pending_input = (config.limits.max_head + 64 * 1024).max(c.read_buffer);
         });
         for a in addrs {
