@@ -348,8 +348,8 @@ pub(crate) fn fast_run<const SET: u8>(buf: &[u8], from: usize, to: usize) -> usi
 #[inline(always)]
 fn fast_mask<const SET: u8>(chunk: &[u8; 16]) -> u32 {
     use core::arch::x86_64::{
-        _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_sub_epi8,
     };
     // SAFETY: `chunk` is 16 readable bytes and `_mm_loadu_si128` has no
     // alignment requirement; the rest is SSE2 arithmetic, always present on
@@ -357,12 +357,11 @@ fn fast_mask<const SET: u8>(chunk: &[u8; 16]) -> u32 {
     unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast());
         let set = |b: u8| _mm_set1_epi8(b as i8);
-        // `x` in lo..=hi (unsigned): max(x, lo) == x && min(x, hi) == x.
+        // `x` in lo..=hi (unsigned): `d = x - lo` (wrapping) is at most
+        // `hi - lo`, i.e. min(d, hi - lo) == d. Three operations.
         let within = |x, lo: u8, hi: u8| {
-            _mm_and_si128(
-                _mm_cmpeq_epi8(_mm_max_epu8(x, set(lo)), x),
-                _mm_cmpeq_epi8(_mm_min_epu8(x, set(hi)), x),
-            )
+            let d = _mm_sub_epi8(x, set(lo));
+            _mm_cmpeq_epi8(_mm_min_epu8(d, set(hi - lo)), d)
         };
         // OR 0x20 lowercases letters and maps no other byte into a..z.
         let alpha = within(_mm_or_si128(v, set(0x20)), b'a', b'z');
