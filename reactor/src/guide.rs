@@ -25,17 +25,27 @@
 //!
 //! A listener is registered like any descriptor. When it is readable,
 //! connections are waiting: call `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`
-//! until it says `EAGAIN`. With `SO_REUSEPORT`, each shard binds *its own*
-//! listener to the same port and the kernel spreads new connections among
-//! them by a hash of the 4-tuple — no lock, no shared accept queue, and each
-//! connection lives its whole life on one core.
+//! until it says `EAGAIN` — at most `ShardConfig::accepts_per_turn` per
+//! turn, so a flood of new connections cannot starve the established ones;
+//! a listener with connections left is put on a list the loop comes back to
+//! by itself (edge-triggered, it would not be reported again). With
+//! `SO_REUSEPORT`, each shard binds *its own* listener to the same port and
+//! the kernel spreads new connections among them by a hash of the 4-tuple —
+//! no lock, no shared accept queue, and each connection lives its whole
+//! life on one core. For protocols whose clients speak first (HTTP),
+//! `ShardConfig::read_on_accept` reads a new connection at once: its first
+//! request usually arrived with the handshake.
 //!
 //! When descriptors run out (`EMFILE`), `accept` fails but the connection
 //! stays queued, and the listener stays readable. An edge-triggered loop
 //! would never hear about it again; a level-triggered one would spin. weir
 //! keeps one descriptor in reserve (`/dev/null`): on `EMFILE` it closes the
 //! reserve, accepts the pending connection, closes it (turning it away, with
-//! an optional canned response), and reopens the reserve.
+//! an optional canned response), and reopens the reserve. One trap: Linux's
+//! `accept4` takes a descriptor *before* it looks at the queue, so it fails
+//! with `EMFILE` even when nobody waits; if the reserve then finds the
+//! queue empty, the loop must stop there, or it spins until a descriptor
+//! frees up.
 //!
 //! ## 3. Edge-triggered readiness, and draining
 //!
