@@ -57,7 +57,9 @@ fn emfile_is_survived_without_spinning_and_service_resumes() {
 
     // Each new client takes the one descriptor we free for it; the server
     // has none left for `accept`, so it must turn the client away using its
-    // reserve descriptor.
+    // reserve descriptor. The client is kept open afterwards, holding that
+    // descriptor, so the server stays at zero free descriptors.
+    let mut turned_away = Vec::new();
     for _ in 0..5 {
         drop(placeholders.pop());
         let mut c = TcpStream::connect(addr).unwrap();
@@ -69,8 +71,15 @@ fn emfile_is_survived_without_spinning_and_service_resumes() {
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "not turned away: {e}");
         }
         assert!(answer.is_empty() || answer == b"busy\n", "got {answer:?}");
-        drop(c);
-        placeholders.push(File::open("/dev/null").unwrap());
+        turned_away.push(c);
+        // A barrier before the next step touches the descriptor table: the
+        // client sees EOF while the shard is still busy with it (it takes
+        // its reserve back, then looks at the queue again with an `accept4`
+        // that holds a descriptor for a moment even when it finds nobody).
+        // The shard answers `live` on the same thread, only after that.
+        live.write_all(b"!").unwrap();
+        let mut one = [0u8; 1];
+        live.read_exact(&mut one).unwrap();
     }
     let s = rt.stats()[0];
     assert_eq!(s.rejected, 5, "{s:?}");
@@ -97,6 +106,7 @@ fn emfile_is_survived_without_spinning_and_service_resumes() {
 
     // Descriptors free up: service resumes, and the old connection still works.
     drop(placeholders);
+    drop(turned_away);
     rlimit::set_nofile_soft_limit(soft).unwrap();
     let mut fresh = TcpStream::connect(addr).unwrap();
     fresh.write_all(b"again").unwrap();
