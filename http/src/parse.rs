@@ -346,6 +346,9 @@ impl RequestParser {
         self.line_start = ve + 2;
         self.scan = ve + 2;
         if host {
+            // The value was all host characters: nothing for the general
+            // `Host` check in `known_field` to reject (a second `Host` was
+            // sent there above).
             self.facts.host_count = 1;
         } else {
             self.known_field(name, &window[vs..ve], window, vs)?;

@@ -271,13 +271,7 @@ impl<P: Protocol> Shard<P> {
                 return;
             }
             match socket::accept(&self.listeners[index]) {
-                Ok(stream) => {
-                    if self.slab.len() >= self.core.config.max_connections {
-                        self.reject(stream);
-                    } else {
-                        self.open_conn(stream);
-                    }
-                }
+                Ok(stream) => self.admit(stream),
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => return,
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
@@ -325,11 +319,7 @@ impl<P: Protocol> Shard<P> {
         self.reserve_fd = File::open("/dev/null").ok();
         match accepted {
             Ok(stream) if self.reserve_fd.is_some() => {
-                if self.slab.len() >= self.core.config.max_connections {
-                    self.reject(stream);
-                } else {
-                    self.open_conn(stream);
-                }
+                self.admit(stream);
                 Shed::Served
             }
             Ok(stream) => {
@@ -340,6 +330,15 @@ impl<P: Protocol> Shard<P> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Shed::QueueEmpty,
             // A client that gave up, a signal: look at the queue again.
             Err(_) => Shed::TurnedAway,
+        }
+    }
+
+    /// An accepted connection: opened, or turned away at the connection cap.
+    fn admit(&mut self, stream: TcpStream) {
+        if self.slab.len() >= self.core.config.max_connections {
+            self.reject(stream);
+        } else {
+            self.open_conn(stream);
         }
     }
 

@@ -59,7 +59,7 @@ impl CompiledApp {
     /// the path, so the caller needs no UTF-8 check — if a parameter-free
     /// pattern matches it. A static route beats any parameter route in the
     /// router too, so this is the router's own answer, found with a few
-    /// length compares and one `memcmp` instead of a tree walk. Anything
+    /// length and word compares ([`same_bytes`]) instead of a tree walk. Anything
     /// else (no match, 405, parameters) is left to the router.
     #[inline(always)]
     pub(crate) fn exact(&self, method: &[u8], path: &[u8]) -> Option<(&str, &Route)> {

@@ -7,11 +7,12 @@
 //! combinations it saw, and builds a head from two or three pieces:
 //!
 //! ```text
-//! HTTP/1.1 200 OK\r\n                      ┐ memo: status line, Connection,
-//! Content-Type: text/plain\r\n             │ Content-Type, Date (rewritten
-//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  │ once a second in every slot),
-//! Content-Length: ┘ 13\r\n\r\n           ┘ then digits + blank line (kept
-//!                                          from the last length)
+//! HTTP/1.1 200 OK\r\n                      ┐ memo slot (one copy): status
+//! Content-Type: text/plain\r\n             │ line, Connection, Content-Type,
+//! Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n  │ Date (rewritten once a second
+//! Content-Length:                          ┘ in every slot), the field name
+//!                 13\r\n\r\n                 digits + blank line, kept from
+//!                                          the last length
 //! ```
 //!
 //! A response with headers of its own takes the memo up to the `Date` line,
@@ -29,6 +30,9 @@ const SLOTS: usize = 4;
 
 /// `Date: <29 bytes>\r\n`.
 const DATE_LINE: usize = 37;
+
+/// The framing field's name, ending every slot.
+const CONTENT_LENGTH: &[u8] = b"Content-Length: ";
 
 /// The connection header a response carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,7 @@ struct Slot {
     date_at: usize,
 }
 
-/// The per-shard memo of encoded head prefixes, plus the date block.
+/// The per-shard memo of encoded head prefixes (each with the current date).
 #[derive(Debug)]
 pub(crate) struct HeadEncoder {
     slots: Vec<Slot>,
@@ -116,7 +120,7 @@ impl HeadEncoder {
         headers: impl ExactSizeIterator<Item = (&'h str, &'h [u8])>,
         framing: Framing,
     ) {
-        let i = self.prefix(status, content_type, conn);
+        let i = self.slot_for(status, content_type, conn);
         let slot = &self.slots[i];
         let n = match framing {
             // The usual answer: the whole memo, then the digits.
@@ -131,7 +135,7 @@ impl HeadEncoder {
                 }
                 match framing {
                     Framing::Length(n) => {
-                        out.extend_from_slice(b"Content-Length: ");
+                        out.extend_from_slice(CONTENT_LENGTH);
                         n
                     }
                     Framing::Chunked => return out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n"),
@@ -151,7 +155,7 @@ impl HeadEncoder {
     }
 
     /// The slot for this status, content type and connection header.
-    fn prefix(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> usize {
+    fn slot_for(&mut self, status: u16, content_type: Option<&'static str>, conn: ConnHeader) -> usize {
         let same_type = |a: Option<&'static str>| match (a, content_type) {
             // Pointer and length first (the same literal, the usual case), then bytes.
             (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
@@ -187,7 +191,7 @@ impl HeadEncoder {
         }
         let date_at = bytes.len();
         bytes.extend_from_slice(&self.date_line);
-        bytes.extend_from_slice(b"Content-Length: ");
+        bytes.extend_from_slice(CONTENT_LENGTH);
         let slot = Slot { status, content_type, conn, bytes, date_at };
         if self.slots.len() < SLOTS {
             self.slots.push(slot);
