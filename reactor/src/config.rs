@@ -52,6 +52,12 @@ pub struct ShardConfig {
     /// once with [`ShardConfig::read_on_accept`]) cannot starve established
     /// ones or the timers.
     pub accepts_per_turn: usize,
+    /// How often `Protocol::on_tick` runs (`None`: never).
+    pub tick: Option<Duration>,
+    /// Envelopes the shard's bounded data inbox holds (see
+    /// [`ShardHandle::try_send`](crate::ShardHandle::try_send)); past it,
+    /// senders are refused at once instead of growing the shard's memory.
+    pub inbox_capacity: usize,
 }
 
 impl Default for ShardConfig {
@@ -73,6 +79,8 @@ impl Default for ShardConfig {
             reads_per_turn: 16,
             read_on_accept: false,
             accepts_per_turn: 64,
+            tick: None,
+            inbox_capacity: 64 * 1024,
         }
     }
 }

@@ -22,13 +22,30 @@
 //! consumed, epoll would have nothing left to report, and with the flag
 //! still set no sender would ever write again. A burst of a thousand
 //! messages costs one eventfd write and one wake-up.
+//!
+//! # Two lanes: what must arrive, and what may be refused
+//!
+//! The inbox is two channels drained by the same wake-up:
+//!
+//! * **control** ([`ShardHandle::send`], [`ShardHandle::send_to_shard`],
+//!   stop, worker results) is unbounded, because losing its messages would
+//!   leave a request unanswered. Its producers bound it themselves: an
+//!   answer exists only for a request the shard dispatched (connections ×
+//!   pipeline depth), a worker result only for a job the bounded pool took.
+//! * **data** ([`ShardHandle::try_send`], [`ShardHandle::try_send_to_shard`])
+//!   holds at most [`ShardConfig::inbox_capacity`](crate::ShardConfig::inbox_capacity)
+//!   envelopes. It carries what a producer can be told to slow down on —
+//!   WebSocket sends from other threads, pub/sub publishes, streamed body
+//!   chunks — and a full lane refuses at once ([`SendError::Full`], the
+//!   message handed back) instead of growing a shard's memory without
+//!   bound or blocking the sender.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 
 use crate::stats::ShardStats;
 use crate::sys::eventfd::EventFd;
@@ -46,6 +63,27 @@ pub(crate) enum Envelope<M> {
     JobPanicked(Token),
     /// Begin a graceful stop with this much grace.
     Stop(Duration),
+}
+
+impl<M> Envelope<M> {
+    /// The message of a data-lane envelope (only `ToConn` and `ToShard` go there).
+    fn into_message(self) -> M {
+        match self {
+            Envelope::ToConn(_, m) | Envelope::ToShard(m) => m,
+            Envelope::JobPanicked(_) | Envelope::Stop(_) => {
+                unreachable!("control envelopes never take the data lane")
+            }
+        }
+    }
+}
+
+/// Why [`ShardHandle::try_send`] refused a message (handed back).
+#[derive(Debug)]
+pub enum SendError<M> {
+    /// The shard's data inbox is full: slow down, drop, or retry later.
+    Full(M),
+    /// The shard has exited.
+    Closed(M),
 }
 
 pub(crate) struct Waker {
@@ -72,13 +110,20 @@ impl Waker {
 pub struct ShardHandle<M> {
     pub(crate) id: usize,
     pub(crate) tx: Sender<Envelope<M>>,
+    pub(crate) data: Sender<Envelope<M>>,
     pub(crate) waker: Arc<Waker>,
     pub(crate) stats: Arc<ShardStats>,
 }
 
 impl<M> Clone for ShardHandle<M> {
     fn clone(&self) -> Self {
-        ShardHandle { id: self.id, tx: self.tx.clone(), waker: self.waker.clone(), stats: self.stats.clone() }
+        ShardHandle {
+            id: self.id,
+            tx: self.tx.clone(),
+            data: self.data.clone(),
+            waker: self.waker.clone(),
+            stats: self.stats.clone(),
+        }
     }
 }
 
@@ -105,6 +150,40 @@ impl<M: Send> ShardHandle<M> {
     /// Returns `false` if the shard has exited.
     pub fn send_to_shard(&self, msg: M) -> bool {
         self.post(Envelope::ToShard(msg))
+    }
+
+    /// Sends `msg` to connection `token` on the bounded data lane (see the
+    /// module docs): refused at once when the lane is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] (counted in the shard's `inbox_full`) or
+    /// [`SendError::Closed`] (the shard has exited), with the message back.
+    pub fn try_send(&self, token: Token, msg: M) -> Result<(), SendError<M>> {
+        self.try_post(Envelope::ToConn(token, msg))
+    }
+
+    /// Sends `msg` to the shard's protocol on the bounded data lane.
+    ///
+    /// # Errors
+    ///
+    /// As [`ShardHandle::try_send`].
+    pub fn try_send_to_shard(&self, msg: M) -> Result<(), SendError<M>> {
+        self.try_post(Envelope::ToShard(msg))
+    }
+
+    fn try_post(&self, env: Envelope<M>) -> Result<(), SendError<M>> {
+        match self.data.try_send(env) {
+            Ok(()) => {
+                self.waker.wake();
+                Ok(())
+            }
+            Err(TrySendError::Full(env)) => {
+                ShardStats::add(&self.stats.inbox_full, 1);
+                Err(SendError::Full(env.into_message()))
+            }
+            Err(TrySendError::Disconnected(env)) => Err(SendError::Closed(env.into_message())),
+        }
     }
 
     /// Asks the shard to stop gracefully: it stops accepting, tells its

@@ -43,6 +43,10 @@
 //! * [`timer`] — the hashed timing wheel.
 //! * [`buf`] and [`write_queue`] — input buffers from a pool only while a
 //!   message is partial; output as a queue of chunks.
+//! * [`transport`] — the seam between socket and protocol: plaintext is
+//!   the zero-cost default, TLS (or any [`Transport`]) plugs in per listener.
+//! * Outbound connections: [`ShardCtx::connect`] and [`Ctx::connect`], with
+//!   linked pairs ([`Ctx::peer`]) for proxies and tunnels.
 //! * `shard` — the loop itself; `runtime` — N shards and their stop.
 //! * [`worker`] — the bounded worker pool.
 //! * [`guide`] — a tutorial from an empty loop to the echo server.
@@ -61,14 +65,16 @@ mod stats;
 pub mod sys;
 pub mod timer;
 pub mod token;
+pub mod transport;
 pub mod worker;
 pub mod write_queue;
 
 pub use config::ShardConfig;
-pub use handle::ShardHandle;
-pub use protocol::{duration_ms, CloseReason, Ctx, Protocol, ShardCtx};
-pub use runtime::{Runtime, RuntimeBuilder, ShardInfo};
+pub use handle::{SendError, ShardHandle};
+pub use protocol::{duration_ms, CloseReason, ConnectOptions, Ctx, Peer, Protocol, ShardCtx};
+pub use runtime::{Endpoint, Runtime, RuntimeBuilder, ShardInfo};
 pub use stats::{ShardStats, StatsSnapshot};
 pub use token::Token;
+pub use transport::{Transport, TransportFactory};
 pub use worker::{PoolFull, WorkerPool};
 pub use write_queue::{Chunk, FileRange, SharedBytes};

@@ -5,20 +5,41 @@
 //! connection and hands it a [`Ctx`] — the connection's handle — to act:
 //!
 //! ```text
+//!   start   -> on_start(shard)           (once, on the shard's thread)
 //!   accept  -> on_open(cx)            -> Self::Conn (per-connection state)
+//!   connect -> ShardCtx::connect / Ctx::connect (state given by the caller)
+//!              -> on_connected(conn, cx) | on_connect_failed(conn, error)
 //!   bytes   -> on_data(conn, cx, buf) -> bytes consumed (the rest is kept)
 //!   EOF     -> on_eof(conn, cx)          (default: close)
 //!   drained -> on_writable(conn, cx)     (queue emptied after it had filled)
 //!   timer   -> on_timer(conn, cx)        (the deadline set with cx passed)
 //!   message -> on_message(conn, cx, m)   (from another thread or a worker)
+//!   peer    -> on_peer_closed(conn, cx)  (the linked connection closed)
 //!   gone    -> on_close(conn, reason)
+//!   tick    -> on_tick(shard)            (every `ShardConfig::tick`)
 //! ```
+//!
+//! # Transports, tags and links
+//!
+//! Each listener carries a tag ([`Endpoint`](crate::Endpoint)) that
+//! [`Ctx::tag`] reports, so one shard can serve a plaintext port and a TLS
+//! port differently; the listener's [`TransportFactory`](crate::TransportFactory)
+//! (if any) sits between the socket and the protocol, which still sees
+//! plaintext only (see [`crate::transport`]).
+//!
+//! Two connections of one shard can be **linked** (a client and the
+//! upstream opened for it with [`ConnectOptions::linked`], or
+//! [`ShardCtx::link`]). While a callback runs for one of them,
+//! [`Ctx::peer`] reaches the other's reactor side: write to it, pause or
+//! resume its reading (backpressure both ways), close it. When one closes,
+//! the other hears [`Protocol::on_peer_closed`] (by default: close too).
 //!
 //! Callbacks never perform I/O themselves and never block: they push output
 //! with [`Ctx::write`] and the shard flushes it when they return. Everything
 //! a callback needs to touch is in its arguments, so a protocol is plain
 //! single-threaded code: no locks, no `Send` bound on the per-shard state.
 
+use std::any::{Any, TypeId};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -26,10 +47,13 @@ use std::time::{Duration, Instant};
 use crate::buf::BufPool;
 use crate::config::ShardConfig;
 use crate::handle::{Envelope, ShardHandle};
+use crate::poller::Poller;
 use crate::stats::ShardStats;
-use crate::sys::io_ops::IoVecs;
+use crate::sys::io_ops::{self, IoVecs};
+use crate::sys::socket;
 use crate::timer::TimerWheel;
 use crate::token::{Slab, Token};
+use crate::transport::Layer;
 use crate::worker::{PoolFull, WorkerPool};
 use crate::write_queue::{Chunk, WriteQueue};
 
@@ -48,11 +72,49 @@ pub enum CloseReason {
     Shutdown,
 }
 
+/// How [`ShardCtx::connect`] and [`Ctx::connect`] open a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    /// Give up (with `TimedOut`) if the connection is not established in this time.
+    pub timeout: Duration,
+    /// What [`Ctx::tag`] reports for the new connection.
+    pub tag: u16,
+    /// Set `TCP_NODELAY` on it.
+    pub nodelay: bool,
+    /// Link it to the connection that asked for it ([`Ctx::connect`] only).
+    pub link: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { timeout: Duration::from_secs(10), tag: 0, nodelay: true, link: false }
+    }
+}
+
+impl ConnectOptions {
+    /// The defaults, linked to the asking connection.
+    pub fn linked() -> ConnectOptions {
+        ConnectOptions { link: true, ..ConnectOptions::default() }
+    }
+
+    /// With this connect timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// With this tag.
+    pub fn tag(mut self, tag: u16) -> Self {
+        self.tag = tag;
+        self
+    }
+}
+
 /// A protocol run by each shard: one value per shard (created on the shard's
 /// thread, so it need not be `Send`) and one [`Protocol::Conn`] per connection.
 pub trait Protocol: Sized + 'static {
     /// Per-connection state.
-    type Conn;
+    type Conn: 'static;
     /// What other threads (and worker jobs) send to connections or the shard.
     type Message: Send + 'static;
 
@@ -65,6 +127,27 @@ pub trait Protocol: Sized + 'static {
     /// more. `data` is mutable so a protocol may transform it in place (e.g.
     /// unmask WebSocket payloads).
     fn on_data(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>, data: &mut [u8]) -> usize;
+
+    /// An outbound connection ([`ShardCtx::connect`], [`Ctx::connect`]) is
+    /// established. Output queued before now goes out when this returns.
+    fn on_connected(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = (conn, cx);
+    }
+
+    /// An outbound connection could not be established (refused,
+    /// unreachable, `TimedOut` after [`ConnectOptions::timeout`]). Its state
+    /// is handed back; `on_close` is not called. By default: dropped. A
+    /// linked connection hears [`Protocol::on_peer_closed`] next.
+    fn on_connect_failed(&mut self, conn: Self::Conn, error: io::Error) {
+        let _ = (conn, error);
+    }
+
+    /// The connection linked to this one closed (or failed to connect); the
+    /// link is gone. By default: close this one too, after flushing.
+    fn on_peer_closed(&mut self, conn: &mut Self::Conn, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = conn;
+        cx.close();
+    }
 
     /// The peer shut down its sending half. By default: close (after
     /// flushing what is queued).
@@ -108,6 +191,18 @@ pub trait Protocol: Sized + 'static {
         let _ = (shard, msg);
     }
 
+    /// The shard's loop is starting (before any accept): open outbound
+    /// connections here, for instance.
+    fn on_start(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        let _ = shard;
+    }
+
+    /// [`ShardConfig::tick`] passed: periodic work for the shard as a whole
+    /// (publishing counters, housekeeping).
+    fn on_tick(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        let _ = shard;
+    }
+
     /// A graceful stop began: the shard no longer accepts. Close idle
     /// connections here and let busy ones finish; the shard exits when all
     /// are gone or the grace period ends.
@@ -130,12 +225,22 @@ pub(crate) mod flags {
     /// The peer's FIN has been reported (`EPOLLRDHUP`): read on until EOF,
     /// since a short read no longer proves the socket is drained.
     pub const PEER_HUP: u16 = 1 << 10;
+    /// An outbound `connect` is in progress: the first writable or error
+    /// event decides (`SO_ERROR`).
+    pub const CONNECTING: u16 = 1 << 11;
+    /// Opened by `connect`, not accepted.
+    pub const OUTBOUND: u16 = 1 << 12;
 }
 
 /// The reactor's side of a connection: socket, buffers, deadline, readiness.
 #[derive(Debug)]
 pub(crate) struct ConnIo {
     pub(crate) stream: TcpStream,
+    /// The transport, for a connection that is not plaintext (see
+    /// [`crate::transport`]): `None` is the zero-cost plain path.
+    pub(crate) layer: Option<Box<Layer>>,
+    /// The linked connection ([`Token::NONE`]: none).
+    pub(crate) link: Token,
     pub(crate) wq: WriteQueue,
     /// Unconsumed input (only while a partial message is pending).
     pub(crate) rbuf: Option<Vec<u8>>,
@@ -144,19 +249,49 @@ pub(crate) struct ConnIo {
     /// The wheel tick of this connection's live wheel entry (0 = none).
     pub(crate) armed_tick: u64,
     pub(crate) flags: u16,
+    /// The listener's (or the connect's) tag.
+    pub(crate) tag: u16,
     pub(crate) lingered: u32,
 }
 
 impl ConnIo {
-    pub(crate) fn new(stream: TcpStream) -> ConnIo {
+    pub(crate) fn new(stream: TcpStream, tag: u16) -> ConnIo {
         ConnIo {
             stream,
+            layer: None,
+            link: Token::NONE,
+            tag,
             wq: WriteQueue::new(),
             rbuf: None,
             deadline_ms: 0,
             armed_tick: 0,
             flags: 0,
             lingered: 0,
+        }
+    }
+
+    /// One read of input: `read(2)`, or through the transport.
+    #[inline(always)]
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.layer.as_deref_mut() {
+            None => io_ops::read(&self.stream, buf),
+            Some(l) => l.transport.read(&self.stream, buf),
+        }
+    }
+
+    /// One read into the spare capacity of `buf` (which grows by what came).
+    pub(crate) fn read_into_spare(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        match self.layer.as_deref_mut() {
+            None => io_ops::read_into_spare(&self.stream, buf, usize::MAX),
+            Some(l) => {
+                // No uninitialised memory outside `sys`: zero the room first
+                // (a transported connection's read costs far more anyway).
+                let len = buf.len();
+                buf.resize(buf.capacity(), 0);
+                let res = l.transport.read(&self.stream, &mut buf[len..]);
+                buf.truncate(len + *res.as_ref().unwrap_or(&0));
+                res
+            }
         }
     }
 }
@@ -197,6 +332,27 @@ pub(crate) struct Core<M> {
     pub(crate) handle: ShardHandle<M>,
     pub(crate) config: ShardConfig,
     pub(crate) stopping: bool,
+    pub(crate) poller: Poller,
+    /// Connections asked for by `Ctx::connect`, opened by the shard once
+    /// the asking callback returns (it alone can reach the slab).
+    pub(crate) connects: Vec<PendingConnect>,
+    /// `TypeId` of the protocol's `Conn`, to check `Ctx::connect`'s state.
+    pub(crate) conn_type: TypeId,
+    /// Where a file piece is read for a transport that cannot `sendfile`.
+    pub(crate) piece: Vec<u8>,
+    /// Why the connect being closed failed (read by `close_now`).
+    pub(crate) connect_error: Option<io::Error>,
+}
+
+/// A connection asked for by [`Ctx::connect`]: its socket (connecting) and state.
+#[derive(Debug)]
+pub(crate) struct PendingConnect {
+    pub(crate) stream: TcpStream,
+    pub(crate) connected: bool,
+    pub(crate) opts: ConnectOptions,
+    pub(crate) state: Box<dyn Any>,
+    /// The asking connection, to link with.
+    pub(crate) from: Token,
 }
 
 impl<M> Core<M> {
@@ -215,14 +371,34 @@ pub struct Ctx<'a, M> {
     /// (the callback runs inside `Shard::drive`, or `drive` follows it), so
     /// its writes and flag changes need no entry in the dirty list.
     pub(crate) driven: bool,
+    /// The linked connection's reactor side, if linked.
+    pub(crate) peer: Option<(Token, &'a mut ConnIo)>,
+}
+
+/// Marks connection `token` for a `drive` at the end of the loop turn.
+fn mark_dirty<M>(core: &mut Core<M>, token: Token, io: &mut ConnIo) {
+    if io.flags & flags::DIRTY == 0 {
+        io.flags |= flags::DIRTY;
+        core.dirty.push(token);
+    }
 }
 
 impl<M: Send + 'static> Ctx<'_, M> {
     fn mark(&mut self) {
-        if !self.driven && self.io.flags & flags::DIRTY == 0 {
-            self.io.flags |= flags::DIRTY;
-            self.core.dirty.push(self.token);
+        if !self.driven {
+            mark_dirty(self.core, self.token, self.io);
         }
+    }
+
+    /// The tag of the listener this connection was accepted on, or of the
+    /// [`ConnectOptions`] it was opened with.
+    pub fn tag(&self) -> u16 {
+        self.io.tag
+    }
+
+    /// True for a connection this shard opened (not accepted).
+    pub fn is_outbound(&self) -> bool {
+        self.io.flags & flags::OUTBOUND != 0
     }
 
     /// This connection's token: give it to other threads (with
@@ -441,9 +617,148 @@ impl<M: Send + 'static> Ctx<'_, M> {
         self.io.stream.local_addr()
     }
 
-    /// The socket, for options such as buffer sizes. Do not read or write it directly.
-    pub fn socket(&self) -> &TcpStream {
-        &self.io.stream
+    /// Sets `TCP_NODELAY` (send small segments at once, no Nagle delay).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&mut self, on: bool) -> io::Result<()> {
+        socket::set_nodelay(&self.io.stream, on)
+    }
+
+    /// Sets the kernel's send buffer size (`SO_SNDBUF`).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_send_buffer(&mut self, bytes: usize) -> io::Result<()> {
+        socket::set_send_buffer(&self.io.stream, bytes)
+    }
+
+    /// Opens a connection to `addr` from this connection's callback. The
+    /// socket is created and `connect(2)` started now; the shard adds the
+    /// connection (with `state`, which must be the protocol's `Conn` type)
+    /// when this callback returns, and calls `on_connected` or
+    /// `on_connect_failed` when the outcome is known. With
+    /// [`ConnectOptions::link`] the two connections are linked.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `state` is not the protocol's `Conn`; what
+    /// `socket(2)`/`connect(2)` report at once (no descriptors, no route).
+    pub fn connect<C: 'static>(
+        &mut self,
+        addr: SocketAddr,
+        opts: ConnectOptions,
+        state: C,
+    ) -> io::Result<()> {
+        if TypeId::of::<C>() != self.core.conn_type {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "connect: state is not the protocol's Conn",
+            ));
+        }
+        let (stream, connected) = socket::connect(addr)?;
+        self.core.connects.push(PendingConnect {
+            stream,
+            connected,
+            opts,
+            state: Box::new(state),
+            from: self.token,
+        });
+        if !self.driven {
+            // The shard opens pending connections when it drives the dirty list.
+            self.mark();
+        }
+        Ok(())
+    }
+
+    /// The linked connection's reactor side, while linked.
+    pub fn peer(&mut self) -> Option<Peer<'_, M>> {
+        let (token, io) = self.peer.as_mut()?;
+        Some(Peer { token: *token, io, core: self.core })
+    }
+
+    /// Ends the link with the other connection (neither is closed).
+    pub fn unlink(&mut self) {
+        if let Some((_, peer)) = self.peer.take() {
+            peer.link = Token::NONE;
+        }
+        self.io.link = Token::NONE;
+    }
+}
+
+/// The other connection of a linked pair, reached from a callback of one
+/// (see [`Ctx::peer`]): enough to forward bytes and to apply backpressure.
+#[derive(Debug)]
+pub struct Peer<'a, M> {
+    token: Token,
+    io: &'a mut ConnIo,
+    core: &'a mut Core<M>,
+}
+
+impl<M> Peer<'_, M> {
+    /// The peer's token.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    fn mark(&mut self) {
+        mark_dirty(self.core, self.token, self.io);
+    }
+
+    /// Queues `chunk` on the peer (flushed at the end of this loop turn).
+    pub fn write(&mut self, chunk: impl Into<Chunk>) {
+        self.io.wq.push(chunk.into());
+        self.mark();
+    }
+
+    /// Queues a copy of `bytes` on the peer.
+    pub fn write_copy(&mut self, bytes: &[u8]) {
+        self.io.wq.push_copy(bytes, &mut self.core.write_pool);
+        self.mark();
+    }
+
+    /// Bytes queued on the peer and not yet accepted by the kernel.
+    pub fn queued_bytes(&self) -> u64 {
+        self.io.wq.queued_bytes()
+    }
+
+    /// Asks for the peer's `on_writable` once its queue has drained.
+    pub fn notify_when_drained(&mut self) {
+        self.io.flags |= flags::WRITE_BLOCKED;
+        self.mark();
+    }
+
+    /// Stops delivering the peer's input (backpressure).
+    pub fn pause_reading(&mut self) {
+        self.io.flags |= flags::READ_PAUSED;
+    }
+
+    /// Resumes the peer's input.
+    pub fn resume_reading(&mut self) {
+        if self.io.flags & flags::READ_PAUSED != 0 {
+            self.io.flags &= !flags::READ_PAUSED;
+            self.io.flags |= flags::WANT_READ;
+            self.mark();
+        }
+    }
+
+    /// True while the peer's input is paused.
+    pub fn is_reading_paused(&self) -> bool {
+        self.io.flags & flags::READ_PAUSED != 0
+    }
+
+    /// Closes the peer gracefully (its queue is flushed first).
+    pub fn close(&mut self) {
+        self.io.flags |= flags::CLOSING;
+        self.mark();
+    }
+
+    /// Closes the peer at once, dropping its queued output.
+    pub fn abort(&mut self) {
+        self.io.flags |= flags::ABORT;
+        self.mark();
     }
 }
 
@@ -491,9 +806,41 @@ impl<P: Protocol> ShardCtx<'_, P> {
         token: Token,
         f: impl FnOnce(&mut P::Conn, &mut Ctx<'_, P::Message>) -> R,
     ) -> Option<R> {
-        let slot = self.slab.get_mut(token)?;
-        let mut cx = Ctx { token, io: &mut slot.io, core: self.core, driven: false };
-        Some(f(&mut slot.state, &mut cx))
+        with_slot(self.slab, self.core, token, false, |state, cx| f(state, cx))
+    }
+
+    /// Opens a connection to `addr` with per-connection `state`; the
+    /// protocol hears `on_connected` or `on_connect_failed`. Returns its
+    /// token at once (usable with [`ShardCtx::with_conn`] and
+    /// [`ShardCtx::link`]).
+    ///
+    /// # Errors
+    ///
+    /// What `socket(2)`/`connect(2)` report at once (no descriptors, no
+    /// route), or a full slab.
+    pub fn connect(&mut self, addr: SocketAddr, opts: ConnectOptions, state: P::Conn) -> io::Result<Token> {
+        let (stream, connected) = socket::connect(addr)?;
+        open_outbound(self.slab, self.core, stream, connected, opts, state).map_err(|(e, _)| e)
+    }
+
+    /// Links two open connections (each then reaches the other with
+    /// [`Ctx::peer`]); any earlier link of either is replaced. Returns
+    /// `false` if either is gone or they are the same.
+    pub fn link(&mut self, a: Token, b: Token) -> bool {
+        let Some((sa, sb)) = self.slab.get2_mut(a, b) else {
+            return false;
+        };
+        let (old_a, old_b) = (sa.io.link, sb.io.link);
+        sa.io.link = b;
+        sb.io.link = a;
+        for old in [old_a, old_b] {
+            if let Some(s) = self.slab.get_mut(old) {
+                if s.io.link == a || s.io.link == b {
+                    s.io.link = Token::NONE;
+                }
+            }
+        }
+        true
     }
 
     /// Runs `f` on every open connection.
@@ -507,4 +854,56 @@ impl<P: Protocol> ShardCtx<'_, P> {
 /// Whole milliseconds of `d`, saturating (no u128 `as_millis`).
 pub fn duration_ms(d: Duration) -> u64 {
     d.as_secs().saturating_mul(1000).saturating_add(u64::from(d.subsec_millis()))
+}
+
+/// Runs `f` with a [`Ctx`] for `token` (reaching its linked peer, if any).
+pub(crate) fn with_slot<C, M, R>(
+    slab: &mut Slab<Slot<C>>,
+    core: &mut Core<M>,
+    token: Token,
+    driven: bool,
+    f: impl FnOnce(&mut C, &mut Ctx<'_, M>) -> R,
+) -> Option<R> {
+    let link = slab.get(token)?.io.link;
+    let (slot, peer) = match slab.get2_mut(token, link) {
+        Some((slot, peer)) => (slot, Some((link, &mut peer.io))),
+        None => (slab.get_mut(token)?, None),
+    };
+    let mut cx = Ctx { token, io: &mut slot.io, core, driven, peer };
+    Some(f(&mut slot.state, &mut cx))
+}
+
+/// Adds an outbound connection to the slab and registers it. A socket
+/// connected at once is marked writable and driven through `on_connected`
+/// by the dirty list; otherwise its first event decides.
+pub(crate) fn open_outbound<C, M>(
+    slab: &mut Slab<Slot<C>>,
+    core: &mut Core<M>,
+    stream: TcpStream,
+    connected: bool,
+    opts: ConnectOptions,
+    state: C,
+) -> Result<Token, (io::Error, C)> {
+    let Some(token) = slab.next_token() else {
+        return Err((io::Error::new(io::ErrorKind::OutOfMemory, "connect: no free connection slot"), state));
+    };
+    if opts.nodelay {
+        let _ = socket::set_nodelay(&stream, true);
+    }
+    if let Err(e) = core.poller.register_conn(&stream, token) {
+        return Err((e, state));
+    }
+    let mut io = ConnIo::new(stream, opts.tag);
+    io.flags |= flags::CONNECTING | flags::OUTBOUND | flags::DIRTY;
+    if connected {
+        io.flags |= flags::WRITABLE;
+    }
+    let due = core.now_ms.saturating_add(duration_ms(opts.timeout).max(1));
+    io.deadline_ms = due;
+    io.armed_tick = core.wheel.schedule(token, due);
+    let inserted = slab.insert(Slot { io, state });
+    debug_assert_eq!(inserted, token);
+    core.dirty.push(token);
+    ShardStats::add(&core.stats().connected, 1);
+    Ok(token)
 }

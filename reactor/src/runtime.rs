@@ -28,9 +28,10 @@ use crate::config::ShardConfig;
 use crate::handle::{ShardHandle, Waker};
 use crate::poller::Poller;
 use crate::protocol::Protocol;
-use crate::shard::{register_parts, Shard, ShardParts};
+use crate::shard::{register_parts, Listener, Shard, ShardParts};
 use crate::stats::{ShardStats, StatsSnapshot};
 use crate::sys::{affinity, signal, socket};
+use crate::transport::TransportFactory;
 
 /// What the protocol factory learns about the shard it builds for.
 #[derive(Debug)]
@@ -41,13 +42,34 @@ pub struct ShardInfo<M> {
     pub shards: Arc<[ShardHandle<M>]>,
 }
 
+/// What a listener is for: a tag the protocol sees ([`Ctx::tag`](crate::Ctx::tag))
+/// and the transport its connections get (none: plaintext).
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    tag: u16,
+    transport: Option<Arc<dyn TransportFactory>>,
+}
+
+impl Endpoint {
+    /// A plaintext endpoint with `tag`.
+    pub fn new(tag: u16) -> Endpoint {
+        Endpoint { tag, transport: None }
+    }
+
+    /// Its connections go through transports made by `factory` (TLS, say).
+    pub fn transport(mut self, factory: Arc<dyn TransportFactory>) -> Endpoint {
+        self.transport = Some(factory);
+        self
+    }
+}
+
 /// Builds a [`Runtime`].
 #[derive(Debug)]
 pub struct RuntimeBuilder {
     shards: usize,
     config: ShardConfig,
-    addrs: Vec<SocketAddr>,
-    prebound: Vec<TcpListener>,
+    addrs: Vec<(SocketAddr, Endpoint)>,
+    prebound: Vec<(TcpListener, Endpoint)>,
 }
 
 /// A running set of shards.
@@ -80,15 +102,25 @@ impl RuntimeBuilder {
     /// Listens on `addr` (repeatable). Each shard binds its own
     /// `SO_REUSEPORT` socket; `[::]` is dual-stack. Port 0 picks a free port
     /// once, shared by all shards (see [`Runtime::local_addrs`]).
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.addrs.push(addr);
+    pub fn listen(self, addr: SocketAddr) -> Self {
+        self.listen_on(addr, Endpoint::default())
+    }
+
+    /// Listens on `addr` as `endpoint` (its tag and transport).
+    pub fn listen_on(mut self, addr: SocketAddr, endpoint: Endpoint) -> Self {
+        self.addrs.push((addr, endpoint));
         self
     }
 
     /// Serves an already-bound listener (socket activation, tests). All
     /// shards share it.
-    pub fn listener(mut self, listener: TcpListener) -> Self {
-        self.prebound.push(listener);
+    pub fn listener(self, listener: TcpListener) -> Self {
+        self.listener_on(listener, Endpoint::default())
+    }
+
+    /// Serves an already-bound listener as `endpoint`.
+    pub fn listener_on(mut self, listener: TcpListener, endpoint: Endpoint) -> Self {
+        self.prebound.push((listener, endpoint));
         self
     }
 
@@ -105,7 +137,9 @@ impl RuntimeBuilder {
     }
 
     /// Binds, spawns the shards and returns at once. `factory` runs on each
-    /// shard's thread to build that shard's protocol.
+    /// shard's thread to build that shard's protocol. A runtime without
+    /// listeners is a client: its shards open connections themselves
+    /// (`Protocol::on_start`, [`ShardCtx::connect`](crate::ShardCtx::connect)).
     ///
     /// # Errors
     ///
@@ -123,30 +157,33 @@ impl RuntimeBuilder {
         let opts = socket::ListenOptions { backlog: self.config.backlog, ..Default::default() };
 
         // Listeners: per address, one per shard, all on the same port.
-        let mut per_shard: Vec<Vec<TcpListener>> = (0..n).map(|_| Vec::new()).collect();
-        let mut shared_flags: Vec<Vec<bool>> = (0..n).map(|_| Vec::new()).collect();
+        let mut per_shard: Vec<Vec<Listener>> = (0..n).map(|_| Vec::new()).collect();
         let mut local_addrs = Vec::new();
-        for addr in &self.addrs {
-            let first = socket::bind_listener(*addr, &opts)?;
+        let listener = |socket, endpoint: &Endpoint, shared| Listener {
+            socket,
+            tag: endpoint.tag,
+            transport: endpoint.transport.clone(),
+            shared,
+        };
+        for (addr, endpoint) in &self.addrs {
+            let bind = |a| {
+                socket::bind_listener(a, &opts)
+                    .map_err(|e| io::Error::new(e.kind(), format!("bind {a}: {e}")))
+            };
+            let first = bind(*addr)?;
             let actual = first.local_addr()?;
             local_addrs.push(actual);
-            per_shard[0].push(first);
-            shared_flags[0].push(false);
-            for i in 1..n {
-                per_shard[i].push(socket::bind_listener(actual, &opts)?);
-                shared_flags[i].push(false);
+            per_shard[0].push(listener(first, endpoint, false));
+            for shard in per_shard.iter_mut().skip(1) {
+                shard.push(listener(bind(actual)?, endpoint, false));
             }
         }
-        for listener in &self.prebound {
-            listener.set_nonblocking(true)?;
-            local_addrs.push(listener.local_addr()?);
-            for i in 0..n {
-                per_shard[i].push(listener.try_clone()?);
-                shared_flags[i].push(true);
+        for (socket, endpoint) in &self.prebound {
+            socket.set_nonblocking(true)?;
+            local_addrs.push(socket.local_addr()?);
+            for shard in per_shard.iter_mut() {
+                shard.push(listener(socket.try_clone()?, endpoint, true));
             }
-        }
-        if local_addrs.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no listen address given"));
         }
 
         // Handles first, so each factory can see every shard.
@@ -154,9 +191,10 @@ impl RuntimeBuilder {
         let mut handles = Vec::with_capacity(n);
         for id in 0..n {
             let (tx, rx) = crossbeam_channel::unbounded();
+            let (data, data_rx) = crossbeam_channel::bounded(self.config.inbox_capacity.max(1));
             let waker = Arc::new(Waker::new()?);
-            handles.push(ShardHandle { id, tx, waker, stats: Arc::new(ShardStats::default()) });
-            inboxes.push(rx);
+            handles.push(ShardHandle { id, tx, data, waker, stats: Arc::new(ShardStats::default()) });
+            inboxes.push((rx, data_rx));
         }
         let handles: Arc<[ShardHandle<P::Message>]> = handles.into();
 
@@ -171,7 +209,7 @@ impl RuntimeBuilder {
                 waker: handles[id].waker.clone(),
                 config: self.config.clone(),
             };
-            register_parts(&p, &shared_flags[id])?;
+            register_parts(&p)?;
             parts.push(p);
         }
 

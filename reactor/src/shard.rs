@@ -49,13 +49,17 @@ use crate::buf::BufPool;
 use crate::config::ShardConfig;
 use crate::handle::{Envelope, ShardHandle, Waker};
 use crate::poller::{self, Poller, Readiness};
-use crate::protocol::{flags, CloseReason, ConnIo, Core, Ctx, Protocol, ShardCtx, Slot};
+use crate::protocol::duration_ms;
+use crate::protocol::{
+    flags, open_outbound, with_slot, CloseReason, ConnIo, Core, Ctx, PendingConnect, Protocol, ShardCtx, Slot,
+};
 use crate::stats::ShardStats;
 use crate::sys::epoll::Events;
 use crate::sys::io_ops::{self, IoVecs};
 use crate::sys::{self, socket};
 use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
 use crate::token::{Slab, Token};
+use crate::transport::{self, Layer, TransportFactory};
 use crate::write_queue::{Chunk, Flush};
 
 /// What `Shard::shed_with_reserve_fd` did with the listener's queue.
@@ -73,6 +77,7 @@ enum Shed {
 /// Reserved token numbers (offsets from `Token::RESERVED_BASE`).
 const WAKER: u32 = 0;
 const ACCEPT_RETRY: u32 = 1;
+const TICK: u32 = 2;
 const LISTENER_BASE: u32 = 16;
 
 /// How long accepting pauses when descriptors run out and the reserve
@@ -82,13 +87,25 @@ const ACCEPT_RETRY_MS: u64 = 100;
 /// Inbox envelopes handled per wake-up before other events get a turn.
 const INBOX_BATCH: usize = 4096;
 
+/// The control lane and the bounded data lane of a shard's inbox (see `crate::handle`).
+pub(crate) type Inbox<M> = (Receiver<Envelope<M>>, Receiver<Envelope<M>>);
+
+/// A listening socket with its tag and transport (see [`crate::Endpoint`]).
+pub(crate) struct Listener {
+    pub(crate) socket: TcpListener,
+    pub(crate) tag: u16,
+    pub(crate) transport: Option<Arc<dyn TransportFactory>>,
+    /// Shared with other shards (a dup registered with `EPOLLEXCLUSIVE`).
+    pub(crate) shared: bool,
+}
+
 /// Everything a shard thread owns. Built on the spawning thread (so setup
 /// errors surface synchronously), then moved into the shard's thread.
 pub(crate) struct ShardParts<M> {
     pub(crate) id: usize,
     pub(crate) poller: Poller,
-    pub(crate) listeners: Vec<TcpListener>,
-    pub(crate) inbox: Receiver<Envelope<M>>,
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) inbox: Inbox<M>,
     pub(crate) handle: ShardHandle<M>,
     pub(crate) waker: Arc<Waker>,
     pub(crate) config: ShardConfig,
@@ -98,11 +115,10 @@ pub(crate) struct Shard<P: Protocol> {
     proto: P,
     slab: Slab<Slot<P::Conn>>,
     core: Core<P::Message>,
-    poller: Poller,
     events: Events,
     scratch: Vec<u8>,
-    listeners: Vec<TcpListener>,
-    inbox: Receiver<Envelope<P::Message>>,
+    listeners: Vec<Listener>,
+    inbox: Inbox<P::Message>,
     waker: Arc<Waker>,
     /// A descriptor kept in reserve: when `accept` fails with `EMFILE`,
     /// closing it frees one slot to accept (and turn away) a pending
@@ -143,6 +159,11 @@ impl<P: Protocol> Shard<P> {
             handle,
             config,
             stopping: false,
+            poller,
+            connects: Vec::new(),
+            conn_type: std::any::TypeId::of::<P::Conn>(),
+            piece: Vec::new(),
+            connect_error: None,
         };
         Shard {
             proto,
@@ -150,7 +171,6 @@ impl<P: Protocol> Shard<P> {
             events: Events::with_capacity(core.config.events_per_wait),
             scratch: vec![0; core.config.read_scratch.max(1024)],
             core,
-            poller,
             listeners,
             inbox,
             waker,
@@ -169,9 +189,17 @@ impl<P: Protocol> Shard<P> {
 
     /// Runs the event loop until a graceful stop completes.
     pub(crate) fn run(mut self) -> io::Result<()> {
+        self.tick_clock();
+        if let Some(tick) = self.core.config.tick {
+            let due = self.core.now_ms + duration_ms(tick).max(1);
+            self.core.wheel.schedule(Token::reserved(TICK), due);
+        }
+        let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
+        self.proto.on_start(&mut sc);
+        self.drain_dirty();
         loop {
             let timeout = self.next_timeout();
-            let waited = self.poller.poll(&mut self.events, timeout);
+            let waited = self.core.poller.poll(&mut self.events, timeout);
             self.tick_clock();
             ShardStats::add(&self.stats().loop_iterations, 1);
             waited?;
@@ -270,8 +298,8 @@ impl<P: Protocol> Shard<P> {
                 self.accept_paused = true;
                 return;
             }
-            match socket::accept(&self.listeners[index]) {
-                Ok(stream) => self.admit(stream),
+            match socket::accept(&self.listeners[index].socket) {
+                Ok(stream) => self.admit(stream, index),
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => return,
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
@@ -315,15 +343,15 @@ impl<P: Protocol> Shard<P> {
             return Shed::NoReserve;
         };
         drop(reserve);
-        let accepted = socket::accept(&self.listeners[index]);
+        let accepted = socket::accept(&self.listeners[index].socket);
         self.reserve_fd = File::open("/dev/null").ok();
         match accepted {
             Ok(stream) if self.reserve_fd.is_some() => {
-                self.admit(stream);
+                self.admit(stream, index);
                 Shed::Served
             }
             Ok(stream) => {
-                self.reject(stream);
+                self.reject(stream, index);
                 self.reserve_fd = File::open("/dev/null").ok();
                 Shed::TurnedAway
             }
@@ -334,18 +362,24 @@ impl<P: Protocol> Shard<P> {
     }
 
     /// An accepted connection: opened, or turned away at the connection cap.
-    fn admit(&mut self, stream: TcpStream) {
+    fn admit(&mut self, stream: TcpStream, listener: usize) {
         if self.slab.len() >= self.core.config.max_connections {
-            self.reject(stream);
+            self.reject(stream, listener);
         } else {
-            self.open_conn(stream);
+            self.open_conn(stream, listener);
         }
     }
 
-    /// Turns a connection away, with the configured overload response if any.
-    fn reject(&mut self, stream: TcpStream) {
+    /// Turns a connection away, with the configured overload response if
+    /// any (through the listener's transport factory, which may decline).
+    fn reject(&mut self, stream: TcpStream, listener: usize) {
         if let Some(bytes) = self.core.config.overload_response {
-            let _ = io_ops::write(&stream, bytes);
+            match &self.listeners[listener].transport {
+                None => {
+                    let _ = io_ops::write(&stream, bytes);
+                }
+                Some(factory) => factory.refuse(&stream, bytes),
+            }
         }
         ShardStats::add(&self.stats().rejected, 1);
     }
@@ -356,23 +390,34 @@ impl<P: Protocol> Shard<P> {
         }
     }
 
-    fn open_conn(&mut self, stream: TcpStream) {
+    fn open_conn(&mut self, stream: TcpStream, listener: usize) {
         if self.core.config.nodelay {
             let _ = socket::set_nodelay(&stream, true);
         }
         let Some(token) = self.slab.next_token() else {
-            self.reject(stream);
+            self.reject(stream, listener);
             return;
         };
-        if self.poller.register_conn(&stream, token).is_err() {
+        let layer = match &self.listeners[listener].transport {
+            None => None,
+            Some(factory) => match factory.wrap(&stream) {
+                Ok(transport) => Some(Box::new(Layer { transport })),
+                Err(_) => {
+                    ShardStats::add(&self.stats().accept_errors, 1);
+                    return;
+                }
+            },
+        };
+        if self.core.poller.register_conn(&stream, token).is_err() {
             ShardStats::add(&self.stats().accept_errors, 1);
             return;
         }
-        let mut io = ConnIo::new(stream);
+        let mut io = ConnIo::new(stream, self.listeners[listener].tag);
+        io.layer = layer;
         // A fresh socket has an empty send buffer: writable until proven otherwise.
         io.flags |= flags::WRITABLE;
         let state = {
-            let mut cx = Ctx { token, io: &mut io, core: &mut self.core, driven: false };
+            let mut cx = Ctx { token, io: &mut io, core: &mut self.core, driven: false, peer: None };
             self.proto.on_open(&mut cx)
         };
         if self.core.config.read_on_accept {
@@ -394,10 +439,26 @@ impl<P: Protocol> Shard<P> {
     /// Moves one connection forward as far as it can go without blocking.
     fn drive(&mut self, token: Token) {
         let Shard { proto, slab, core, scratch, .. } = self;
-        let Some(slot) = slab.get_mut(token) else {
-            return;
+        let end = match slab.get_mut(token) {
+            None => return,
+            Some(slot) if slot.io.link == Token::NONE => {
+                Self::drive_slot(proto, core, scratch, token, slot, None)
+            }
+            Some(slot) => {
+                // Linked: the callbacks may reach the other connection too.
+                let link = slot.io.link;
+                match slab.get2_mut(token, link) {
+                    Some((slot, peer)) => {
+                        Self::drive_slot(proto, core, scratch, token, slot, Some((link, &mut peer.io)))
+                    }
+                    None => {
+                        let slot = slab.get_mut(token).expect("looked up above");
+                        slot.io.link = Token::NONE;
+                        Self::drive_slot(proto, core, scratch, token, slot, None)
+                    }
+                }
+            }
         };
-        let end = Self::drive_slot(proto, core, scratch, token, slot);
         // Every way out of `drive_slot` after a callback passes its flush,
         // so the batch is empty unless the connection is closing at once.
         if !core.batch.is_empty() {
@@ -422,6 +483,7 @@ impl<P: Protocol> Shard<P> {
         scratch: &mut [u8],
         token: Token,
         slot: &mut Slot<P::Conn>,
+        mut peer: Option<(Token, &mut ConnIo)>,
     ) -> Option<CloseReason> {
         let mut reads = 0;
         loop {
@@ -429,6 +491,26 @@ impl<P: Protocol> Shard<P> {
             io.flags &= !flags::DIRTY;
             if io.flags & flags::ABORT != 0 {
                 return Some(CloseReason::Aborted);
+            }
+            if io.flags & flags::CONNECTING != 0 {
+                // connect(2), EINPROGRESS: the first writable (or error)
+                // edge settles it; SO_ERROR says how.
+                if io.flags & flags::WRITABLE == 0 {
+                    return None;
+                }
+                match io.stream.take_error() {
+                    Ok(None) => {}
+                    Ok(Some(e)) | Err(e) => {
+                        let kind = e.kind();
+                        core.connect_error = Some(e);
+                        return Some(CloseReason::Error(kind));
+                    }
+                }
+                io.flags &= !flags::CONNECTING;
+                io.deadline_ms = 0;
+                let mut cx = Ctx { token, io, core, driven: true, peer: reborrow(&mut peer) };
+                proto.on_connected(&mut slot.state, &mut cx);
+                continue;
             }
 
             // 1. Flush the batch (see `Core::batch`), then queued output.
@@ -442,7 +524,15 @@ impl<P: Protocol> Shard<P> {
             if !io.wq.is_empty() {
                 if io.flags & flags::WRITABLE != 0 {
                     let before = io.wq.queued_bytes();
-                    let res = io.wq.flush(&io.stream, &mut core.iov, &mut core.write_pool);
+                    let res = match io.layer.as_deref_mut() {
+                        None => io.wq.flush(&io.stream, &mut core.iov, &mut core.write_pool),
+                        Some(l) => io.wq.flush_through(
+                            &io.stream,
+                            &mut *l.transport,
+                            &mut core.write_pool,
+                            &mut core.piece,
+                        ),
+                    };
                     ShardStats::add(&core.stats().bytes_out, before - io.wq.queued_bytes());
                     match res {
                         Ok(Flush::Done) => {}
@@ -451,6 +541,15 @@ impl<P: Protocol> Shard<P> {
                     }
                 } else {
                     io.flags |= flags::WRITE_BLOCKED;
+                }
+            } else if let Some(l) = io.layer.as_deref_mut() {
+                // Output the transport owes on its own (a handshake reply).
+                if io.flags & flags::WRITABLE != 0 {
+                    match l.transport.flush(&io.stream) {
+                        Ok(Flush::Done) => {}
+                        Ok(Flush::Blocked) => io.flags &= !flags::WRITABLE,
+                        Err(e) => return Some(CloseReason::Error(e.kind())),
+                    }
                 }
             }
 
@@ -465,7 +564,10 @@ impl<P: Protocol> Shard<P> {
                         // Input is still arriving: send FIN, then read and
                         // discard until the peer closes, so our last bytes
                         // are not destroyed by a reset.
-                        let _ = socket::shutdown_write(&io.stream);
+                        let _ = match io.layer.as_deref_mut() {
+                            None => socket::shutdown_write(&io.stream),
+                            Some(l) => l.transport.close_write(&io.stream),
+                        };
                         io.flags |= flags::LINGERING;
                         if let Some(buf) = io.rbuf.take() {
                             core.read_pool.give(buf);
@@ -478,7 +580,7 @@ impl<P: Protocol> Shard<P> {
                     }
                 } else if io.flags & flags::WRITE_BLOCKED != 0 {
                     io.flags &= !flags::WRITE_BLOCKED;
-                    let mut cx = Ctx { token, io, core, driven: true };
+                    let mut cx = Ctx { token, io, core, driven: true, peer: reborrow(&mut peer) };
                     proto.on_writable(&mut slot.state, &mut cx);
                     continue;
                 }
@@ -504,7 +606,9 @@ impl<P: Protocol> Shard<P> {
                 return None;
             }
             reads += 1;
-            if let Some(reason) = Self::read_once(proto, core, scratch, token, slot, replay) {
+            if let Some(reason) =
+                Self::read_once(proto, core, scratch, token, slot, replay, reborrow(&mut peer))
+            {
                 return Some(reason);
             }
         }
@@ -518,7 +622,7 @@ impl<P: Protocol> Shard<P> {
     fn flush_batch(core: &mut Core<P::Message>, io: &mut ConnIo) -> io::Result<()> {
         let mut sent = 0;
         if io.wq.is_empty() && io.flags & flags::WRITABLE != 0 {
-            match io_ops::write(&io.stream, &core.batch) {
+            match transport::write(&io.stream, io.layer.as_deref_mut(), &core.batch) {
                 Ok(n) => sent = n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
                 Err(e) => return Err(e),
@@ -548,6 +652,7 @@ impl<P: Protocol> Shard<P> {
         token: Token,
         slot: &mut Slot<P::Conn>,
         replay: bool,
+        peer: Option<(Token, &mut ConnIo)>,
     ) -> Option<CloseReason> {
         let Slot { io, state } = slot;
         if io.flags & flags::LINGERING != 0 {
@@ -584,23 +689,25 @@ impl<P: Protocol> Shard<P> {
                         buf.reserve(buf.capacity().max(4096));
                     }
                     let room = buf.capacity() - buf.len();
-                    io_ops::read_into_spare(&io.stream, buf, usize::MAX).map(|n| (n, room))
+                    io.read_into_spare(buf).map(|n| (n, room))
                 }
-                None => io_ops::read(&io.stream, scratch).map(|n| (n, scratch.len())),
+                None => io.read(scratch).map(|n| (n, scratch.len())),
             };
             match res {
                 Ok((0, _)) => {
                     io.rbuf = kept;
                     io.flags = (io.flags | flags::EOF) & !flags::READABLE;
-                    let mut cx = Ctx { token, io, core, driven: true };
+                    let mut cx = Ctx { token, io, core, driven: true, peer };
                     proto.on_eof(state, &mut cx);
                     return None;
                 }
                 Ok((n, room)) => {
                     ShardStats::add(&core.stats().bytes_in, n as u64);
-                    if n < room && io.flags & flags::PEER_HUP == 0 {
+                    if n < room && io.flags & flags::PEER_HUP == 0 && io.layer.is_none() {
                         // A short read empties a stream socket: the next
                         // arrival raises a new edge. Skip the EAGAIN read.
+                        // (Not through a transport: it may have decrypted
+                        // one record while more wait in the socket.)
                         io.flags &= !flags::READABLE;
                     }
                     fresh = n;
@@ -622,7 +729,7 @@ impl<P: Protocol> Shard<P> {
         match kept {
             Some(mut buf) => {
                 let consumed = {
-                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core, driven: true };
+                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core, driven: true, peer };
                     proto.on_data(state, &mut cx, &mut buf[..]).min(buf.len())
                 };
                 buf.drain(..consumed);
@@ -634,7 +741,7 @@ impl<P: Protocol> Shard<P> {
             }
             None => {
                 let consumed = {
-                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core, driven: true };
+                    let mut cx = Ctx { token, io: &mut *io, core: &mut *core, driven: true, peer };
                     proto.on_data(state, &mut cx, &mut scratch[..fresh]).min(fresh)
                 };
                 if consumed < fresh {
@@ -656,11 +763,38 @@ impl<P: Protocol> Shard<P> {
         if let Some(buf) = io.rbuf.take() {
             self.core.read_pool.give(buf);
         }
+        if reason == CloseReason::Local {
+            if let Some(l) = io.layer.as_deref_mut() {
+                // The transport's goodbye (a TLS close_notify), best effort.
+                let _ = l.transport.close_write(&io.stream);
+            }
+        }
+        let (link, connecting) = (io.link, io.flags & flags::CONNECTING != 0);
         // Dropping the stream closes the descriptor, which also removes it
         // from the epoll set (it was never dup'ed).
         drop(io);
         ShardStats::add(&self.stats().closed, 1);
-        self.proto.on_close(state, reason);
+        if connecting {
+            ShardStats::add(&self.stats().connect_failed, 1);
+            let error = self.core.connect_error.take().unwrap_or_else(|| match reason {
+                CloseReason::Error(kind) => io::Error::from(kind),
+                _ => io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+            });
+            self.proto.on_connect_failed(state, error);
+        } else {
+            self.proto.on_close(state, reason);
+        }
+        if link != Token::NONE {
+            let proto = &mut self.proto;
+            let heard = with_slot(&mut self.slab, &mut self.core, link, false, |peer_state, cx| {
+                cx.io.link = Token::NONE;
+                cx.peer = None;
+                proto.on_peer_closed(peer_state, cx);
+            });
+            if heard.is_some() {
+                self.drive(link);
+            }
+        }
         if self.accept_paused
             && self.slab.len() < self.core.config.max_connections
             && self.reserve_fd.is_some()
@@ -679,6 +813,9 @@ impl<P: Protocol> Shard<P> {
     }
 
     fn drain_dirty_list(&mut self) {
+        if !self.core.connects.is_empty() {
+            self.open_pending_connects();
+        }
         for _ in 0..4 {
             if self.core.dirty.is_empty() {
                 break;
@@ -697,6 +834,41 @@ impl<P: Protocol> Shard<P> {
         self.core.dirty.retain(|&t| slab.get(t).is_some_and(|s| s.io.flags & flags::DIRTY != 0));
     }
 
+    /// Adds the connections asked for by `Ctx::connect` during callbacks.
+    fn open_pending_connects(&mut self) {
+        for pending in mem::take(&mut self.core.connects) {
+            let PendingConnect { stream, connected, opts, state, from } = pending;
+            let state = *state.downcast::<P::Conn>().expect("Ctx::connect checked the state's type");
+            match open_outbound(&mut self.slab, &mut self.core, stream, connected, opts, state) {
+                Ok(token) if opts.link => {
+                    ShardCtx::<P> { slab: &mut self.slab, core: &mut self.core }.link(from, token);
+                }
+                Ok(_) => {}
+                Err((error, state)) => {
+                    ShardStats::add(&self.stats().connect_failed, 1);
+                    self.proto.on_connect_failed(state, error);
+                    if opts.link {
+                        let proto = &mut self.proto;
+                        with_slot(&mut self.slab, &mut self.core, from, true, |s, cx| {
+                            proto.on_peer_closed(s, cx)
+                        });
+                        self.drive(from);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The shard's periodic tick: the protocol's `on_tick`, then re-armed.
+    fn tick(&mut self) {
+        if let Some(tick) = self.core.config.tick {
+            let due = self.core.now_ms + duration_ms(tick).max(1);
+            self.core.wheel.schedule(Token::reserved(TICK), due);
+        }
+        let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
+        self.proto.on_tick(&mut sc);
+    }
+
     // ---------------------------------------------------------------- timers
 
     fn expire_timers(&mut self) {
@@ -708,12 +880,16 @@ impl<P: Protocol> Shard<P> {
         for entry in fired.drain(..) {
             let token = entry.token;
             if token.is_reserved() {
-                if token.index() - Token::RESERVED_BASE == ACCEPT_RETRY && self.accept_paused {
-                    if self.reserve_fd.is_none() {
-                        self.reserve_fd = File::open("/dev/null").ok();
+                match token.index() - Token::RESERVED_BASE {
+                    ACCEPT_RETRY if self.accept_paused => {
+                        if self.reserve_fd.is_none() {
+                            self.reserve_fd = File::open("/dev/null").ok();
+                        }
+                        self.accept_paused = false;
+                        self.accept_all();
                     }
-                    self.accept_paused = false;
-                    self.accept_all();
+                    TICK => self.tick(),
+                    _ => {}
                 }
                 continue;
             }
@@ -738,8 +914,13 @@ impl<P: Protocol> Shard<P> {
                 self.close_now(token, CloseReason::Local);
                 continue;
             }
-            let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
-            self.proto.on_timer(&mut slot.state, &mut cx);
+            if io.flags & flags::CONNECTING != 0 {
+                self.core.connect_error = Some(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+                self.close_now(token, CloseReason::Error(io::ErrorKind::TimedOut));
+                continue;
+            }
+            let proto = &mut self.proto;
+            with_slot(&mut self.slab, &mut self.core, token, true, |state, cx| proto.on_timer(state, cx));
             self.drive(token);
         }
         self.fired = fired;
@@ -755,22 +936,27 @@ impl<P: Protocol> Shard<P> {
         let _ = self.waker.eventfd.drain();
         self.waker.notified.swap(false, std::sync::atomic::Ordering::AcqRel);
         for _ in 0..INBOX_BATCH {
-            let Ok(env) = self.inbox.try_recv() else {
+            // Control first: answers and stops are never starved by data.
+            let Ok(env) = self.inbox.0.try_recv().or_else(|_| self.inbox.1.try_recv()) else {
                 return;
             };
             match env {
-                Envelope::ToConn(token, msg) => match self.slab.get_mut(token) {
-                    Some(slot) => {
-                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
-                        self.proto.on_message(&mut slot.state, &mut cx, msg);
-                        self.drive(token);
+                Envelope::ToConn(token, msg) => {
+                    let proto = &mut self.proto;
+                    let delivered = with_slot(&mut self.slab, &mut self.core, token, true, |state, cx| {
+                        proto.on_message(state, cx, msg);
+                    });
+                    match delivered {
+                        Some(()) => self.drive(token),
+                        None => ShardStats::add(&self.stats().dropped_messages, 1),
                     }
-                    None => ShardStats::add(&self.stats().dropped_messages, 1),
-                },
+                }
                 Envelope::JobPanicked(token) => {
-                    if let Some(slot) = self.slab.get_mut(token) {
-                        let mut cx = Ctx { token, io: &mut slot.io, core: &mut self.core, driven: true };
-                        self.proto.on_job_panicked(&mut slot.state, &mut cx);
+                    let proto = &mut self.proto;
+                    let found = with_slot(&mut self.slab, &mut self.core, token, true, |state, cx| {
+                        proto.on_job_panicked(state, cx);
+                    });
+                    if found.is_some() {
                         self.drive(token);
                     }
                 }
@@ -797,7 +983,7 @@ impl<P: Protocol> Shard<P> {
         for listener in self.listeners.drain(..) {
             // Explicit delete: a listener shared with other shards is a dup,
             // and closing our copy would not remove it from our epoll set.
-            let _ = self.poller.deregister(&listener);
+            let _ = self.core.poller.deregister(&listener.socket);
         }
         let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
         self.proto.on_shutdown(&mut sc);
@@ -810,11 +996,17 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
 }
 
 /// Registers the shard's own descriptors; used while building the parts.
-pub(crate) fn register_parts<M>(parts: &ShardParts<M>, shared: &[bool]) -> io::Result<()> {
+pub(crate) fn register_parts<M>(parts: &ShardParts<M>) -> io::Result<()> {
     parts.poller.register_source(&parts.waker.eventfd, Token::reserved(WAKER), false)?;
     for (i, listener) in parts.listeners.iter().enumerate() {
-        let shared = shared.get(i).copied().unwrap_or(false);
-        parts.poller.register_source(listener, Token::reserved(LISTENER_BASE + i as u32), shared)?;
+        let token = Token::reserved(LISTENER_BASE + i as u32);
+        parts.poller.register_source(&listener.socket, token, listener.shared)?;
     }
     Ok(())
+}
+
+/// A second borrow of a linked peer for one more `Ctx`.
+#[inline(always)]
+fn reborrow<'b>(peer: &'b mut Option<(Token, &mut ConnIo)>) -> Option<(Token, &'b mut ConnIo)> {
+    peer.as_mut().map(|(t, io)| (*t, &mut **io))
 }

@@ -28,6 +28,12 @@ pub struct ShardStats {
     pub loop_iterations: AtomicU64,
     /// Messages and worker results dropped because their connection had closed.
     pub dropped_messages: AtomicU64,
+    /// Outbound connections opened (`connect`).
+    pub connected: AtomicU64,
+    /// Outbound connections that failed to establish (refused, timed out).
+    pub connect_failed: AtomicU64,
+    /// Messages refused because the shard's bounded data inbox was full.
+    pub inbox_full: AtomicU64,
 }
 
 impl ShardStats {
@@ -41,10 +47,14 @@ impl ShardStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let accepted = self.accepted.load(Relaxed);
         let closed = self.closed.load(Relaxed);
+        let connected = self.connected.load(Relaxed);
         StatsSnapshot {
             accepted,
             closed,
-            open: accepted.saturating_sub(closed),
+            open: (accepted + connected).saturating_sub(closed),
+            connected,
+            connect_failed: self.connect_failed.load(Relaxed),
+            inbox_full: self.inbox_full.load(Relaxed),
             fd_exhausted: self.fd_exhausted.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
             accept_errors: self.accept_errors.load(Relaxed),
@@ -63,8 +73,14 @@ pub struct StatsSnapshot {
     pub accepted: u64,
     /// Connections closed.
     pub closed: u64,
-    /// Connections open now.
+    /// Connections open now (accepted and outbound).
     pub open: u64,
+    /// Outbound connections opened.
+    pub connected: u64,
+    /// Outbound connections that failed to establish.
+    pub connect_failed: u64,
+    /// Messages refused by a full data inbox.
+    pub inbox_full: u64,
     /// `accept` failures for lack of descriptors or memory.
     pub fd_exhausted: u64,
     /// Connections rejected at accept.

@@ -30,6 +30,9 @@ impl Token {
     /// (listeners, waker); the slab never hands them out.
     pub(crate) const RESERVED_BASE: u32 = u32::MAX - 1024;
 
+    /// No connection (an unlinked connection's link).
+    pub(crate) const NONE: Token = Token(u64::MAX);
+
     pub(crate) fn new(index: u32, generation: u32) -> Token {
         Token(((generation as u64) << 32) | index as u64)
     }
@@ -156,6 +159,27 @@ impl<T> Slab<T> {
     pub fn get(&self, token: Token) -> Option<&T> {
         match self.slots.get(token.index() as usize) {
             Some(Slot::Occupied { generation, value }) if *generation == token.generation() => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Mutable access to the values of two different tokens at once (a
+    /// connection and the one linked to it). `None` if either is gone or
+    /// they are the same slot.
+    pub fn get2_mut(&mut self, a: Token, b: Token) -> Option<(&mut T, &mut T)> {
+        let (ia, ib) = (a.index() as usize, b.index() as usize);
+        if ia == ib || ia >= self.slots.len() || ib >= self.slots.len() {
+            return None;
+        }
+        let (lo, hi) = self.slots.split_at_mut(ia.max(ib));
+        let (first, second) = (&mut lo[ia.min(ib)], &mut hi[0]);
+        let (sa, sb) = if ia < ib { (first, second) } else { (second, first) };
+        match (sa, sb) {
+            (Slot::Occupied { generation: ga, value: va }, Slot::Occupied { generation: gb, value: vb })
+                if *ga == a.generation() && *gb == b.generation() =>
+            {
+                Some((va, vb))
+            }
             _ => None,
         }
     }

@@ -32,11 +32,13 @@
 
 use std::fs::File;
 use std::io;
+use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use crate::buf::BufPool;
 use crate::sys::io_ops::{self, IoVecs, IOV_MAX, SENDFILE_MAX};
+use crate::transport::{read_file_piece, Transport};
 
 /// One piece of output.
 #[derive(Debug)]
@@ -284,17 +286,7 @@ impl WriteQueue {
             };
             let front_pos = self.front_pos as usize;
             let (res, offered) = if let Chunk::File(range) = front {
-                let remaining = range.len - self.front_pos;
-                let want = remaining.min(SENDFILE_MAX as u64) as usize;
-                let mut offset = range.offset + self.front_pos;
-                let res = io_ops::sendfile(fd, &*range.file, &mut offset, want);
-                if matches!(res, Ok(0)) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shorter than the queued range",
-                    ));
-                }
-                (res, want as u64)
+                send_file(fd, range, self.front_pos)?
             } else if self.chunks.len() == 1 {
                 // One buffer (a response head with its small body, the usual
                 // case): a plain `write`, no iovec gathering.
@@ -328,6 +320,59 @@ impl WriteQueue {
         }
     }
 
+    /// [`flush`](Self::flush) through a transport: its own pending output
+    /// first, then each byte chunk through [`Transport::write`], and file
+    /// ranges by `sendfile` if the transport allows it, else read in pieces
+    /// of at most [`FILE_PIECE_LEN`](crate::transport::FILE_PIECE_LEN) bytes
+    /// into `piece` (so memory stays bounded). No gathering: a transport
+    /// frames what it is given (a TLS record per write), and one `writev`
+    /// of plaintext would mean nothing to it.
+    ///
+    /// # Errors
+    ///
+    /// As [`flush`](Self::flush), and whatever the transport reports.
+    pub fn flush_through(
+        &mut self,
+        sock: &TcpStream,
+        transport: &mut dyn Transport,
+        pool: &mut BufPool,
+        piece: &mut Vec<u8>,
+    ) -> io::Result<Flush> {
+        if transport.flush(sock)? == Flush::Blocked {
+            return Ok(Flush::Blocked);
+        }
+        loop {
+            let Some(front) = self.chunks.front() else {
+                // Everything went in; what the transport could not send yet
+                // (an encrypted record the socket refused) decides.
+                return transport.flush(sock);
+            };
+            let pos = self.front_pos;
+            let (res, offered) = match front {
+                Chunk::File(range) if transport.sends_files() => send_file(sock, range, pos)?,
+                Chunk::File(range) => {
+                    read_file_piece(&range.file, range.offset + pos, range.len - pos, piece)?;
+                    (transport.write(sock, piece), piece.len() as u64)
+                }
+                _ => {
+                    let bytes = &front.bytes().expect("not a file")[pos as usize..];
+                    (transport.write(sock, bytes), bytes.len() as u64)
+                }
+            };
+            match res {
+                Ok(n) => {
+                    self.advance(n as u64, pool);
+                    if (n as u64) < offered {
+                        return Ok(Flush::Blocked);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Marks `n` bytes as written: pops finished chunks, moves `front_pos`.
     fn advance(&mut self, mut n: u64, pool: &mut BufPool) {
         self.queued -= n;
@@ -351,6 +396,23 @@ impl WriteQueue {
             self.chunks = Default::default();
         }
     }
+}
+
+/// One `sendfile(2)` of the rest of `range` (from `pos`): its result and
+/// how many bytes were offered.
+///
+/// # Errors
+///
+/// `UnexpectedEof` when the file is shorter than the range (it was
+/// truncated after the response head promised its length).
+fn send_file(fd: &impl AsFd, range: &FileRange, pos: u64) -> io::Result<(io::Result<usize>, u64)> {
+    let want = (range.len - pos).min(SENDFILE_MAX as u64) as usize;
+    let mut offset = range.offset + pos;
+    let res = io_ops::sendfile(fd, &*range.file, &mut offset, want);
+    if matches!(res, Ok(0)) {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than the queued range"));
+    }
+    Ok((res, want as u64))
 }
 
 #[cfg(test)]

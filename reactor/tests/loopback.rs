@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use weir_reactor::sys::socket;
 use weir_reactor::{
     CloseReason, Ctx, FileRange, Protocol, Runtime, ShardCtx, ShardHandle, Token, WorkerPool,
 };
@@ -23,7 +22,7 @@ impl Protocol for Echo {
     type Message = ();
     fn on_open(&mut self, cx: &mut Ctx<'_, ()>) {
         if let Some(n) = self.sndbuf {
-            socket::set_send_buffer(cx.socket(), n).unwrap();
+            cx.set_send_buffer(n).unwrap();
         }
     }
     fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
@@ -114,7 +113,7 @@ impl Protocol for Bracket {
     type Conn = ();
     type Message = ();
     fn on_open(&mut self, cx: &mut Ctx<'_, ()>) {
-        socket::set_send_buffer(cx.socket(), 4096).unwrap();
+        cx.set_send_buffer(4096).unwrap();
     }
     fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         cx.write_with(1, |out| out.push(b'['));

@@ -586,7 +586,7 @@ impl HttpShard {
         // the second response or the first stream: a connection that asks
         // one question and closes saves the syscall (nginx does the same).
         if conn.flags & NODELAY == 0 && (conn.served > 0 || matches!(body, Body::Stream(_))) {
-            let _ = weir_reactor::sys::socket::set_nodelay(cx.socket(), true);
+            let _ = cx.set_nodelay(true);
             conn.flags |= NODELAY;
         }
         let max = self.shared.config.max_requests_per_connection;
@@ -730,7 +730,7 @@ impl HttpShard {
         }
         match crate::ws::accept(self, cx, req, route, ws_route) {
             Ok(state) => {
-                let _ = weir_reactor::sys::socket::set_nodelay(cx.socket(), true);
+                let _ = cx.set_nodelay(true);
                 self.stats.count_upgrade();
                 conn.ws = Some(state);
             }

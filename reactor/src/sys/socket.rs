@@ -1,5 +1,5 @@
 //! Sockets: `socket(2)`, `setsockopt(2)`, `bind(2)`, `listen(2)`,
-//! `accept4(2)` and `shutdown(2)`.
+//! `accept4(2)`, `connect(2)` and `shutdown(2)`.
 //!
 //! Listeners are built by hand rather than with `TcpListener::bind` because
 //! the options must be set *between* `socket` and `bind`: `SO_REUSEPORT` (so
@@ -33,8 +33,8 @@ impl Default for ListenOptions {
     }
 }
 
-/// Creates a non-blocking, close-on-exec TCP listener bound to `addr`.
-pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
+/// A non-blocking, close-on-exec TCP socket of `addr`'s family.
+fn tcp_socket(addr: &SocketAddr) -> io::Result<(OwnedFd, libc::c_int)> {
     let domain = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -44,7 +44,12 @@ pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLi
         libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
     })?;
     // SAFETY: socket succeeded, so `raw` is a fresh descriptor owned by no one else.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    Ok((unsafe { OwnedFd::from_raw_fd(raw) }, domain))
+}
+
+/// Creates a non-blocking, close-on-exec TCP listener bound to `addr`.
+pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
+    let (fd, domain) = tcp_socket(&addr)?;
 
     set_int_opt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     if opts.reuse_port {
@@ -114,6 +119,30 @@ pub fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
     })?;
     // SAFETY: accept4 succeeded, so `raw` is a fresh descriptor owned by no one else.
     Ok(TcpStream::from(unsafe { OwnedFd::from_raw_fd(raw) }))
+}
+
+/// Starts a non-blocking `connect(2)` to `addr`. Returns the socket and
+/// whether it is connected already (possible on loopback); otherwise the
+/// kernel answered `EINPROGRESS` and the outcome arrives as the socket's
+/// first writable (or error) event: read it with `TcpStream::take_error`
+/// (`SO_ERROR`), as connect(2) describes under `EINPROGRESS`.
+///
+/// # Errors
+///
+/// Failures the kernel reports at once: no descriptors, no route, a local
+/// refusal.
+pub fn connect(addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
+    let (fd, _) = tcp_socket(&addr)?;
+    let (storage, len) = sockaddr_from(&addr);
+    // SAFETY: `storage` holds a sockaddr_in/in6 of exactly `len` bytes; the
+    // fd is owned and open.
+    let res =
+        unsafe { libc::connect(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) };
+    match cvt(res) {
+        Ok(_) => Ok((TcpStream::from(fd), true)),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok((TcpStream::from(fd), false)),
+        Err(e) => Err(e),
+    }
 }
 
 /// `shutdown(fd, SHUT_WR)`: sends FIN after the queued data, keeps reading open.
