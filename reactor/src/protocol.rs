@@ -230,6 +230,8 @@ pub(crate) mod flags {
     pub const CONNECTING: u16 = 1 << 11;
     /// Opened by `connect`, not accepted.
     pub const OUTBOUND: u16 = 1 << 12;
+    /// Send FIN once the queue has drained (a half-close).
+    pub const SHUT_WR: u16 = 1 << 13;
 }
 
 /// The reactor's side of a connection: socket, buffers, deadline, readiness.
@@ -524,6 +526,14 @@ impl<M: Send + 'static> Ctx<'_, M> {
         self.mark();
     }
 
+    /// Half-closes: once everything queued is written, the sending half is
+    /// shut (`FIN`, through the transport); reading goes on. For tunnels,
+    /// which pass a peer's end of input along.
+    pub fn shutdown_write(&mut self) {
+        self.io.flags |= flags::SHUT_WR;
+        self.mark();
+    }
+
     /// True once [`Ctx::close`] or [`Ctx::abort`] was called.
     pub fn is_closing(&self) -> bool {
         self.io.flags & (flags::CLOSING | flags::ABORT) != 0
@@ -747,6 +757,12 @@ impl<M> Peer<'_, M> {
     /// True while the peer's input is paused.
     pub fn is_reading_paused(&self) -> bool {
         self.io.flags & flags::READ_PAUSED != 0
+    }
+
+    /// Half-closes the peer once its queue has drained (see [`Ctx::shutdown_write`]).
+    pub fn shutdown_write(&mut self) {
+        self.io.flags |= flags::SHUT_WR;
+        self.mark();
     }
 
     /// Closes the peer gracefully (its queue is flushed first).

@@ -583,6 +583,17 @@ impl<P: Protocol> Shard<P> {
                     let mut cx = Ctx { token, io, core, driven: true, peer: reborrow(&mut peer) };
                     proto.on_writable(&mut slot.state, &mut cx);
                     continue;
+                } else if io.flags & flags::SHUT_WR != 0 {
+                    // A half-close asked for (`Ctx::shutdown_write`): FIN
+                    // after the last queued byte.
+                    io.flags &= !flags::SHUT_WR;
+                    let res = match io.layer.as_deref_mut() {
+                        None => socket::shutdown_write(&io.stream),
+                        Some(l) => l.transport.close_write(&io.stream),
+                    };
+                    if let Err(e) = res {
+                        return Some(CloseReason::Error(e.kind()));
+                    }
                 }
             }
 

@@ -24,11 +24,14 @@
 //!
 //! What a transport must get right, because the shard relies on it:
 //!
-//! * **Readiness.** [`Transport::read`] returns `WouldBlock` only when the
-//!   socket itself did; the shard then waits for the next edge. A short read
-//!   proves nothing for a transport (a TLS record may be decrypted while
-//!   more wait in the socket), so the shard reads a transported connection
-//!   until `WouldBlock` — never stopping early as it may for plaintext.
+//! * **Readiness.** [`Transport::read`] and [`Transport::write`] return
+//!   `WouldBlock` only when the socket itself did; the shard then waits for
+//!   the next edge. A short read or write proves nothing for a transport (a
+//!   TLS record may be decrypted while more wait in the socket; a write may
+//!   take one record's worth), so the shard reads and writes a transported
+//!   connection until `WouldBlock` — never stopping early on a short
+//!   transfer as it does for plaintext, where a short transfer proves the
+//!   socket drained or full.
 //! * **Output it owes.** A transport may have bytes of its own to send (a
 //!   handshake message, an encrypted record the socket refused): the shard
 //!   calls [`Transport::flush`] whenever the socket is writable, before it
@@ -69,14 +72,15 @@ pub trait Transport: fmt::Debug {
     /// error closes the connection.
     fn read(&mut self, sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize>;
 
-    /// Takes plaintext from `buf` and returns how many bytes it took: all of
-    /// them, or fewer when the socket is full (then it should have tried to
-    /// send, and the shard waits for the writable edge).
+    /// Takes plaintext from `buf` and returns how many bytes it took (at
+    /// least one). It may take fewer than offered (one record's worth, say);
+    /// the queue offers the rest at once.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when it took nothing because the socket is full; any
-    /// other error closes the connection.
+    /// `WouldBlock` when it took nothing because the socket is full (the
+    /// shard then waits for the writable edge); any other error closes the
+    /// connection.
     fn write(&mut self, sock: &TcpStream, buf: &[u8]) -> io::Result<usize>;
 
     /// Sends output the transport holds on its own (handshake messages,

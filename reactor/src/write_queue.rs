@@ -360,12 +360,11 @@ impl WriteQueue {
                 }
             };
             match res {
-                Ok(n) => {
-                    self.advance(n as u64, pool);
-                    if (n as u64) < offered {
-                        return Ok(Flush::Blocked);
-                    }
-                }
+                // A transport may take less than it is offered (one record)
+                // with room left in the socket: only `WouldBlock` (or
+                // taking nothing) proves the socket full.
+                Ok(0) if offered > 0 => return Ok(Flush::Blocked),
+                Ok(n) => self.advance(n as u64, pool),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
