@@ -10,9 +10,10 @@
 //! once and queues the same bytes to each of its subscribers. Nicknames
 //! come from the upgrade request's query string; the server, not the
 //! client, builds the JSON, so a client cannot impersonate another.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//!
+//! Each connection's room and nickname are its `WsHandler::State`: kept by
+//! the server beside the connection, on its shard, with no lock and no
+//! global table.
 
 use weir::ws::{WsCtx, WsHandler, WsMessage, WsRoute, WsSender};
 use weir::{App, Request, Response, Server};
@@ -21,10 +22,12 @@ const PAGE: &str = include_str!("ws_chat/index.html");
 /// Longest chat message accepted, in bytes.
 const MAX_TEXT: usize = 2000;
 
-/// Who is where: (shard, token) -> (room, nick). Touched on join and leave only.
-#[derive(Default)]
-struct Chat {
-    members: Mutex<HashMap<(usize, u64), (String, String)>>,
+struct Chat;
+
+/// One member: where they are and what they are called.
+struct Member {
+    room: String,
+    nick: String,
 }
 
 fn event(nick: &str, text: &str, system: bool) -> String {
@@ -32,7 +35,9 @@ fn event(nick: &str, text: &str, system: bool) -> String {
 }
 
 impl WsHandler for Chat {
-    fn on_open(&self, ws: &mut WsCtx<'_, '_>, req: &Request<'_>) {
+    type State = Member;
+
+    fn on_open(&self, ws: &mut WsCtx<'_, '_>, req: &Request<'_>) -> Member {
         let room = req.param("room").unwrap_or("lobby").to_string();
         let nick: String = req
             .query_param("nick")
@@ -41,37 +46,27 @@ impl WsHandler for Chat {
             .unwrap_or_else(|| "anonymous".into());
         ws.subscribe(&room);
         ws.publish(&room, WsMessage::Text(&event(&nick, &format!("{nick} joined {room}"), true)));
-        let s = ws.sender();
-        self.members.lock().unwrap().insert((s.shard(), s.token().as_u64()), (room, nick));
+        Member { room, nick }
     }
 
-    fn on_message(&self, ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
+    fn on_message(&self, me: &mut Member, ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
         let WsMessage::Text(text) = msg else { return };
         if text.len() > MAX_TEXT {
             ws.close(1009, "message too long");
             return;
         }
-        let s = ws.sender();
-        let Some((room, nick)) = self.members.lock().unwrap().get(&(s.shard(), s.token().as_u64())).cloned()
-        else {
-            return;
-        };
-        ws.publish(&room, WsMessage::Text(&event(&nick, text, false)));
+        ws.publish(&me.room, WsMessage::Text(&event(&me.nick, text, false)));
     }
 
-    fn on_close(&self, sender: &WsSender, _code: Option<u16>) {
-        if let Some((room, nick)) =
-            self.members.lock().unwrap().remove(&(sender.shard(), sender.token().as_u64()))
-        {
-            sender.publish(&room, WsMessage::Text(&event(&nick, &format!("{nick} left"), true)));
-        }
+    fn on_close(&self, me: Member, sender: &WsSender, _code: Option<u16>) {
+        sender.publish(&me.room, WsMessage::Text(&event(&me.nick, &format!("{} left", me.nick), true)));
     }
 }
 
 fn main() -> std::io::Result<()> {
     weir::block_shutdown_signals()?;
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".into());
-    let app = App::new().get("/", |_| Response::html(PAGE)).ws("/chat/:room", WsRoute::new(Chat::default()));
+    let app = App::new().get("/", |_| Response::html(PAGE)).ws("/chat/:room", WsRoute::new(Chat));
     let server = Server::builder(app).listen(addr.parse().expect("listen address")).start()?;
     println!("chat on http://{}/", server.local_addrs()[0]);
     server.run_until_signal()

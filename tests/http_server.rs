@@ -394,7 +394,7 @@ fn streamed_body_is_chunked() {
         Response::sse(|mut sink| {
             std::thread::spawn(move || {
                 for i in 0..3 {
-                    sink.send(format!("data: {i}\n\n"));
+                    sink.send(format!("data: {i}\n\n")).expect("the inbox has room for three chunks");
                 }
             });
         })

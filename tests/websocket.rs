@@ -25,7 +25,9 @@ struct TestWs {
 }
 
 impl WsHandler for TestWs {
-    fn on_message(&self, ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
+    type State = ();
+    fn on_open(&self, _: &mut WsCtx<'_, '_>, _: &weir::Request<'_>) {}
+    fn on_message(&self, _: &mut (), ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
         match msg {
             WsMessage::Text("sub") => {
                 ws.subscribe("room");
@@ -40,7 +42,9 @@ impl WsHandler for TestWs {
                     o.max_queued = o.max_queued.max(ws.queued_bytes());
                 }
             }
-            WsMessage::Text(t) if t.starts_with("pub ") => ws.publish("room", WsMessage::Text(&t[4..])),
+            WsMessage::Text(t) if t.starts_with("pub ") => {
+                assert_eq!(ws.publish("room", WsMessage::Text(&t[4..])), 0, "every shard took the publish");
+            }
             other => {
                 ws.send(other);
             }

@@ -11,9 +11,7 @@
 
 use std::sync::Arc;
 
-use weir_reactor::{ShardHandle, Token};
-
-use crate::conn::Msg;
+use crate::msg::{ConnAddr, Msg};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -70,30 +68,32 @@ where
 
 /// Answers one deferred request from any thread. Dropping it unanswered
 /// sends `500 Internal Server Error`, so a request is never left hanging.
+///
+/// The answer travels on the shard's control lane, which never refuses (see
+/// `crate::msg`): a request's one answer is never lost to backpressure.
 #[derive(Debug)]
 pub struct Responder {
-    handle: ShardHandle<Msg>,
-    token: Token,
-    seq: u64,
+    to: ConnAddr,
+    seq: u32,
     answered: bool,
 }
 
 impl Responder {
-    pub(crate) fn new(handle: ShardHandle<Msg>, token: Token, seq: u64) -> Responder {
-        Responder { handle, token, seq, answered: false }
+    pub(crate) fn new(to: ConnAddr, seq: u32) -> Responder {
+        Responder { to, seq, answered: false }
     }
 
-    /// Sends the response. Returns `false` if the connection has gone.
+    /// Sends the response. Returns `false` if the server has stopped.
     pub fn respond(mut self, response: Response) -> bool {
         self.answered = true;
-        self.handle.send(self.token, Msg::Response(self.seq, response))
+        self.to.send(Msg::Response(self.seq, response))
     }
 }
 
 impl Drop for Responder {
     fn drop(&mut self) {
         if !self.answered {
-            self.handle.send(self.token, Msg::Response(self.seq, Response::error(500)));
+            self.to.send(Msg::Response(self.seq, Response::error(500)));
         }
     }
 }

@@ -10,31 +10,67 @@
 use std::fs::File;
 use std::sync::Arc;
 
-use weir_reactor::{ShardHandle, Token};
+/// Where a [`BodySink`] delivers: the connection's shard (see `crate::msg`).
+pub(crate) trait StreamOut: Send + std::fmt::Debug {
+    /// One chunk, on the shard's bounded data lane.
+    fn chunk(&self, chunk: Vec<u8>) -> Result<(), SinkError>;
+    /// The end, after `chunks` chunks.
+    fn end(&self, chunks: u64);
+}
 
-use crate::conn::Msg;
+/// Why [`BodySink::send`] did not take a chunk.
+#[derive(Debug)]
+pub enum SinkError {
+    /// The shard's inbox is full: the chunk is handed back; send it again
+    /// later (backpressure — the client reads slower than you produce).
+    Full(Vec<u8>),
+    /// The connection is gone: stop producing.
+    Closed,
+}
+
+impl std::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkError::Full(_) => f.write_str("the connection's shard is behind; retry the chunk later"),
+            SinkError::Closed => f.write_str("the connection has closed"),
+        }
+    }
+}
+
+impl std::error::Error for SinkError {}
 
 /// Where a streamed body's chunks go: produced by any thread, written by
 /// the connection's shard with chunked framing. Dropping it ends the body.
+///
+/// Chunks travel through the shard's bounded inbox: when it is full,
+/// [`BodySink::send`] hands the chunk back ([`SinkError::Full`]) instead of
+/// blocking or growing memory, and the producer retries later.
 #[derive(Debug)]
 pub struct BodySink {
-    handle: ShardHandle<Msg>,
-    token: Token,
+    out: Box<dyn StreamOut>,
+    chunks: u64,
     done: bool,
 }
 
 impl BodySink {
-    pub(crate) fn new(handle: ShardHandle<Msg>, token: Token) -> BodySink {
-        BodySink { handle, token, done: false }
+    pub(crate) fn new(out: Box<dyn StreamOut>) -> BodySink {
+        BodySink { out, chunks: 0, done: false }
     }
 
-    /// Sends one chunk. Returns `false` once the connection is gone (stop producing).
-    pub fn send(&mut self, chunk: impl Into<Vec<u8>>) -> bool {
+    /// Sends one chunk (an empty one is ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Full`] with the chunk when the shard is behind,
+    /// [`SinkError::Closed`] once the connection is gone.
+    pub fn send(&mut self, chunk: impl Into<Vec<u8>>) -> Result<(), SinkError> {
         let chunk = chunk.into();
         if chunk.is_empty() {
-            return true;
+            return Ok(());
         }
-        self.handle.send(self.token, Msg::StreamChunk(chunk))
+        self.out.chunk(chunk)?;
+        self.chunks += 1;
+        Ok(())
     }
 
     /// Ends the body (the last, empty chunk is written).
@@ -45,7 +81,7 @@ impl BodySink {
     fn end(&mut self) {
         if !self.done {
             self.done = true;
-            self.handle.send(self.token, Msg::StreamEnd);
+            self.out.end(self.chunks);
         }
     }
 }

@@ -10,7 +10,8 @@ use weir_reactor::{Runtime, WorkerPool};
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::conn::{HttpShard, Msg, Shared};
+use crate::conn::{HttpShard, Shared};
+use crate::msg::Msg;
 use crate::stats::StatsRegistry;
 use crate::ws::PubSub;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use weir_reactor::ShardHandle;
 
-use crate::conn::Msg;
+use crate::msg::Msg;
 
 /// HTTP counters of one shard.
 #[derive(Debug, Default)]

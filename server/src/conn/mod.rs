@@ -1,0 +1,179 @@
+//! Connections: a transport carrying a protocol.
+//!
+//! The reactor owns each connection's transport (plaintext today, TLS next:
+//! see `weir_reactor::transport`) and hands its bytes to this shard's
+//! [`Protocol`], [`HttpShard`]. What the bytes *mean* is the connection's
+//! protocol state, a [`Conn`]:
+//!
+//! ```text
+//!   accept ──> Conn::H1 ──(101 Switching Protocols)──> Conn::Ws
+//!                 │                                        │
+//!           h1: requests, answers in order,          ws: frames, messages,
+//!           keep-alive, pipelining                   pub/sub, close handshake
+//! ```
+//!
+//! An upgrade replaces the variant and keeps the transport; room is left
+//! for HTTP/2 and a proxied tunnel as further variants. Each protocol's
+//! callbacks live in its own module (`h1`, `ws`); this module only routes
+//! the reactor's callbacks to the state the connection is in.
+//!
+//! Modules of `weir-server` depend on each other one way only:
+//!
+//! ```text
+//!   request, response, head, config, middleware, static_files
+//!     <- msg (what crosses threads)  <- handler, stats, ws (the API)
+//!     <- app, builtins  <- conn (the protocols)  <- server
+//! ```
+
+use std::sync::Arc;
+
+use weir_reactor::{CloseReason, Ctx, Protocol, ShardCtx, WorkerPool};
+
+use crate::app::CompiledApp;
+use crate::config::ServerConfig;
+use crate::msg::Msg;
+use crate::stats::{HttpStats, StatsRegistry};
+use crate::ws::{PubSub, ShardWs};
+
+mod h1;
+mod ws;
+
+use self::h1::{ShardH1, H1};
+use self::ws::WsConnState;
+
+/// Everything the shards share.
+pub(crate) struct Shared {
+    pub(crate) app: CompiledApp,
+    pub(crate) config: ServerConfig,
+    pub(crate) pool: WorkerPool,
+    pub(crate) stats: Arc<StatsRegistry>,
+    pub(crate) pubsub: Arc<PubSub>,
+}
+
+/// A connection's protocol state.
+pub(crate) enum Conn {
+    /// HTTP/1.1 (and 1.0): the state every accepted connection starts in.
+    H1(H1),
+    /// WebSocket, after a successful upgrade.
+    Ws(Box<WsConnState>),
+}
+
+/// The per-shard protocol: shared settings, per-shard caches, and the
+/// dispatch of reactor callbacks to the connection's protocol state.
+pub(crate) struct HttpShard {
+    pub(crate) shared: Arc<Shared>,
+    /// HTTP/1's per-shard state: the parser for requests that arrive whole,
+    /// the `Date` cache and the response-head memo, timeouts in ms.
+    h1: ShardH1,
+    pub(crate) stats: Arc<HttpStats>,
+    pub(crate) stopping: bool,
+    pub(crate) ws: ShardWs,
+    /// A WebSocket state made by an upgrade during the current callback;
+    /// the callback's caller swaps it into the connection (one slot per
+    /// shard, so a connection pays nothing for the possibility).
+    upgraded: Option<Box<WsConnState>>,
+}
+
+impl HttpShard {
+    pub(crate) fn new(shared: Arc<Shared>, id: usize) -> HttpShard {
+        HttpShard {
+            h1: ShardH1::new(&shared.config),
+            stats: shared.stats.http[id].clone(),
+            stopping: false,
+            ws: ShardWs::new(),
+            upgraded: None,
+            shared,
+        }
+    }
+}
+
+impl Protocol for HttpShard {
+    type Conn = Conn;
+    type Message = Msg;
+
+    fn on_open(&mut self, cx: &mut Ctx<'_, Msg>) -> Conn {
+        // A connection that never sends a byte is closed quietly after the head timeout.
+        cx.set_deadline_ms(self.h1.timeouts.head);
+        Conn::H1(H1::new())
+    }
+
+    fn on_data(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
+        match conn {
+            Conn::H1(h1) => {
+                let used = self.h1_data(h1, cx, data);
+                match self.upgraded.take() {
+                    None => used,
+                    Some(state) => {
+                        // Upgraded mid-buffer: the rest belongs to the WebSocket.
+                        *conn = Conn::Ws(state);
+                        let Conn::Ws(state) = conn else { unreachable!("just set") };
+                        used + ws::on_data(self, state, cx, &mut data[used..])
+                    }
+                }
+            }
+            Conn::Ws(state) => ws::on_data(self, state, cx, data),
+        }
+    }
+
+    fn on_eof(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        match conn {
+            Conn::H1(h1) => self.h1_eof(h1, cx),
+            Conn::Ws(_) => cx.close(),
+        }
+    }
+
+    fn on_writable(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        match conn {
+            Conn::H1(h1) => self.h1_writable(h1, cx),
+            Conn::Ws(state) => ws::on_writable(self, state, cx),
+        }
+    }
+
+    fn on_timer(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        match conn {
+            Conn::H1(h1) => self.h1_timer(h1, cx),
+            Conn::Ws(state) => ws::on_timer(self, state, cx),
+        }
+    }
+
+    fn on_message(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, msg: Msg) {
+        match (conn, msg) {
+            (Conn::Ws(state), Msg::Ws(m)) => ws::on_message(self, state, cx, m),
+            (Conn::H1(h1), msg) => self.h1_message(h1, cx, msg),
+            // A late answer or chunk for a connection that has upgraded since.
+            (Conn::Ws(_), _) => {}
+        }
+    }
+
+    fn on_job_panicked(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        if let Conn::H1(h1) = conn {
+            self.h1_job_panicked(h1, cx);
+        }
+    }
+
+    fn on_close(&mut self, conn: Conn, _reason: CloseReason) {
+        if let Conn::Ws(state) = conn {
+            ws::on_close(self, state);
+        }
+    }
+
+    fn on_shard_message(&mut self, shard: &mut ShardCtx<'_, Self>, msg: Msg) {
+        if let Msg::Ws(m) = msg {
+            ws::on_shard_message(self, shard, m);
+        }
+    }
+
+    fn on_shutdown(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        self.stopping = true;
+        self.h1.refresh_date(shard.now_ms());
+        for token in shard.tokens() {
+            shard.with_conn(token, |conn, cx| match conn {
+                Conn::Ws(state) => ws::on_shutdown(&mut self.ws, state, cx),
+                // Busy connections finish their request; its answer carries
+                // `Connection: close` (see `h1::output`).
+                Conn::H1(h1) if h1.is_idle() => cx.close(),
+                Conn::H1(_) => {}
+            });
+        }
+    }
+}
