@@ -116,7 +116,6 @@ fn a_worker_handler_past_the_handler_timeout_gets_503_and_close() {
 }
 
 #[test]
-#[ignore = "bug: an answer already queued behind the handler-timeout 503 is still written after its Connection: close"]
 fn nothing_is_answered_after_the_handler_timeout_503() {
     let (srv, started, release) = stuck_worker_server();
     expect_503_for_a_stuck_handler(&srv, &started, GET_A);
@@ -212,7 +211,6 @@ fn a_panicking_worker_answers_500_in_order_and_the_server_keeps_serving() {
 }
 
 #[test]
-#[ignore = "bug: a worker panic answers the oldest unanswered request (on_job_panicked), not the one that panicked"]
 fn a_worker_panic_answers_its_own_request_not_an_earlier_slow_one() {
     // Pipelined: /slow (held in worker A), /panic then /next (worker B, one
     // after the other). /next running proves /panic's panic was already
@@ -394,13 +392,11 @@ fn expect_nothing_read_after(second: &[u8], status: u16) {
 }
 
 #[test]
-#[ignore = "bug: a CONNECT behind a pending answer is refused, but the bytes after it are parsed and routed"]
 fn connect_behind_a_pending_answer_is_not_tunnelled_or_routed() {
     expect_nothing_read_after(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501);
 }
 
 #[test]
-#[ignore = "bug: a request after `Connection: close` is routed and answered when an earlier answer is pending"]
 fn connection_close_behind_a_pending_answer_ends_the_requests() {
     // RFC 9112 §9.6: after a request with `close`, the server MUST NOT
     // process any further requests on that connection.
