@@ -55,6 +55,8 @@
 
 pub mod buf;
 mod config;
+mod conn;
+mod ctx;
 pub mod guide;
 mod handle;
 pub mod poller;
@@ -70,8 +72,9 @@ pub mod worker;
 pub mod write_queue;
 
 pub use config::ShardConfig;
+pub use ctx::{Ctx, Peer, ShardCtx};
 pub use handle::{SendError, ShardHandle};
-pub use protocol::{duration_ms, CloseReason, ConnectOptions, Ctx, Peer, Protocol, ShardCtx};
+pub use protocol::{duration_ms, CloseReason, ConnectOptions, Protocol};
 pub use runtime::{Endpoint, Runtime, RuntimeBuilder, ShardInfo};
 pub use stats::{ShardStats, StatsSnapshot};
 pub use token::Token;

@@ -39,40 +39,31 @@
 use std::fs::File;
 use std::io;
 use std::mem;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 
 use crate::buf::BufPool;
 use crate::config::ShardConfig;
+use crate::conn::{flags, open_outbound, with_slot, ConnIo, Core, PendingConnect, Slot};
+use crate::ctx::{Ctx, ShardCtx};
 use crate::handle::{Envelope, ShardHandle, Waker};
 use crate::poller::{self, Poller, Readiness};
 use crate::protocol::duration_ms;
-use crate::protocol::{
-    flags, open_outbound, with_slot, CloseReason, ConnIo, Core, Ctx, PendingConnect, Protocol, ShardCtx, Slot,
-};
+use crate::protocol::{CloseReason, Protocol};
 use crate::stats::ShardStats;
 use crate::sys::epoll::Events;
 use crate::sys::io_ops::{self, IoVecs};
 use crate::sys::{self, socket};
 use crate::timer::{Entry, TimerWheel, DEFAULT_SLOTS};
 use crate::token::{Slab, Token};
-use crate::transport::{self, Layer, TransportFactory};
+use crate::transport::{self, TransportFactory};
 use crate::write_queue::{Chunk, Flush};
 
-/// What `Shard::shed_with_reserve_fd` did with the listener's queue.
-enum Shed {
-    /// A client was turned away with the reserve descriptor.
-    TurnedAway,
-    /// Descriptors had freed up: the client was accepted as usual.
-    Served,
-    /// No client was waiting.
-    QueueEmpty,
-    /// No reserve descriptor to use.
-    NoReserve,
-}
+mod accept;
+mod inbox;
 
 /// Reserved token numbers (offsets from `Token::RESERVED_BASE`).
 const WAKER: u32 = 0;
@@ -275,163 +266,6 @@ impl<P: Protocol> Shard<P> {
             slot.io.flags |= flags::WRITABLE;
         }
         self.drive(token);
-    }
-
-    // ---------------------------------------------------------------- accept
-
-    fn accept_ready(&mut self, index: usize) {
-        if self.accept_paused || index >= self.listeners.len() {
-            return;
-        }
-        let mut budget = self.core.config.accepts_per_turn.max(1);
-        loop {
-            if budget == 0 {
-                if !self.accept_again.contains(&index) {
-                    self.accept_again.push(index);
-                }
-                return;
-            }
-            budget -= 1;
-            if self.slab.len() >= self.core.config.max_connections
-                && self.core.config.overload_response.is_none()
-            {
-                self.accept_paused = true;
-                return;
-            }
-            match socket::accept(&self.listeners[index].socket) {
-                Ok(stream) => self.admit(stream, index),
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => return,
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
-                    _ if is_fd_exhaustion(&e) => {
-                        ShardStats::add(&self.stats().fd_exhausted, 1);
-                        match self.shed_with_reserve_fd(index) {
-                            Shed::TurnedAway | Shed::Served => {}
-                            // `accept4` takes a descriptor before it looks
-                            // at the queue, so `EMFILE` does not mean a
-                            // client waits. Nothing did: the next client
-                            // brings a new edge.
-                            Shed::QueueEmpty => return,
-                            Shed::NoReserve => {
-                                // Wait, then try again. The listener stays
-                                // readable in the kernel, but an
-                                // edge-triggered loop would never hear of
-                                // it, so a timer brings us back.
-                                self.accept_paused = true;
-                                let due = self.core.now_ms + ACCEPT_RETRY_MS;
-                                self.core.wheel.schedule(Token::reserved(ACCEPT_RETRY), due);
-                                return;
-                            }
-                        }
-                    }
-                    _ => {
-                        ShardStats::add(&self.stats().accept_errors, 1);
-                        return;
-                    }
-                },
-            }
-        }
-    }
-
-    /// Out of descriptors: free the reserve and accept one pending
-    /// connection. If the reserve can then be taken back, descriptors have
-    /// freed up since `accept` failed and the connection is served;
-    /// otherwise it is turned away, which frees the descriptor the reserve
-    /// is taken back with.
-    fn shed_with_reserve_fd(&mut self, index: usize) -> Shed {
-        let Some(reserve) = self.reserve_fd.take() else {
-            return Shed::NoReserve;
-        };
-        drop(reserve);
-        let accepted = socket::accept(&self.listeners[index].socket);
-        self.reserve_fd = File::open("/dev/null").ok();
-        match accepted {
-            Ok(stream) if self.reserve_fd.is_some() => {
-                self.admit(stream, index);
-                Shed::Served
-            }
-            Ok(stream) => {
-                self.reject(stream, index);
-                self.reserve_fd = File::open("/dev/null").ok();
-                Shed::TurnedAway
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Shed::QueueEmpty,
-            // A client that gave up, a signal: look at the queue again.
-            Err(_) => Shed::TurnedAway,
-        }
-    }
-
-    /// An accepted connection: opened, or turned away at the connection cap.
-    fn admit(&mut self, stream: TcpStream, listener: usize) {
-        if self.slab.len() >= self.core.config.max_connections {
-            self.reject(stream, listener);
-        } else {
-            self.open_conn(stream, listener);
-        }
-    }
-
-    /// Turns a connection away, with the configured overload response if
-    /// any (through the listener's transport factory, which may decline).
-    fn reject(&mut self, stream: TcpStream, listener: usize) {
-        if let Some(bytes) = self.core.config.overload_response {
-            match &self.listeners[listener].transport {
-                None => {
-                    let _ = io_ops::write(&stream, bytes);
-                }
-                Some(factory) => factory.refuse(&stream, bytes),
-            }
-        }
-        ShardStats::add(&self.stats().rejected, 1);
-    }
-
-    fn accept_all(&mut self) {
-        for i in 0..self.listeners.len() {
-            self.accept_ready(i);
-        }
-    }
-
-    fn open_conn(&mut self, stream: TcpStream, listener: usize) {
-        if self.core.config.nodelay {
-            let _ = socket::set_nodelay(&stream, true);
-        }
-        let Some(token) = self.slab.next_token() else {
-            self.reject(stream, listener);
-            return;
-        };
-        let layer = match &self.listeners[listener].transport {
-            None => None,
-            Some(factory) => match factory.wrap(&stream) {
-                Ok(transport) => Some(Box::new(Layer { transport })),
-                Err(_) => {
-                    ShardStats::add(&self.stats().accept_errors, 1);
-                    return;
-                }
-            },
-        };
-        if self.core.poller.register_conn(&stream, token).is_err() {
-            ShardStats::add(&self.stats().accept_errors, 1);
-            return;
-        }
-        let mut io = ConnIo::new(stream, self.listeners[listener].tag);
-        io.layer = layer;
-        // A fresh socket has an empty send buffer: writable until proven otherwise.
-        io.flags |= flags::WRITABLE;
-        let state = {
-            let mut cx = Ctx { token, io: &mut io, core: &mut self.core, driven: false, peer: None };
-            self.proto.on_open(&mut cx)
-        };
-        if self.core.config.read_on_accept {
-            io.flags |= flags::READABLE;
-        }
-        let inserted = self.slab.insert(Slot { io, state });
-        debug_assert_eq!(inserted, token);
-        ShardStats::add(&self.stats().accepted, 1);
-        if self.core.config.read_on_accept {
-            // (The registration above was edge-triggered: if this read
-            // empties the socket, the readiness epoll noted at `ADD` is
-            // re-checked when it would be reported, and dropped.)
-            self.drive(token);
-        }
     }
 
     // ------------------------------------------------------------ connection
@@ -936,74 +770,6 @@ impl<P: Protocol> Shard<P> {
         }
         self.fired = fired;
     }
-
-    // ----------------------------------------------------------------- inbox
-
-    fn drain_inbox(&mut self) {
-        // Order matters (see crate::handle): reset the eventfd, *then* clear
-        // the flag, *then* empty the channel. Resetting the eventfd after
-        // clearing the flag could swallow a wake-up written in between, and
-        // with the flag left set no sender would ever write again.
-        let _ = self.waker.eventfd.drain();
-        self.waker.notified.swap(false, std::sync::atomic::Ordering::AcqRel);
-        for _ in 0..INBOX_BATCH {
-            // Control first: answers and stops are never starved by data.
-            let Ok(env) = self.inbox.0.try_recv().or_else(|_| self.inbox.1.try_recv()) else {
-                return;
-            };
-            match env {
-                Envelope::ToConn(token, msg) => {
-                    let proto = &mut self.proto;
-                    let delivered = with_slot(&mut self.slab, &mut self.core, token, true, |state, cx| {
-                        proto.on_message(state, cx, msg);
-                    });
-                    match delivered {
-                        Some(()) => self.drive(token),
-                        None => ShardStats::add(&self.stats().dropped_messages, 1),
-                    }
-                }
-                Envelope::JobPanicked(token) => {
-                    let proto = &mut self.proto;
-                    let found = with_slot(&mut self.slab, &mut self.core, token, true, |state, cx| {
-                        proto.on_job_panicked(state, cx);
-                    });
-                    if found.is_some() {
-                        self.drive(token);
-                    }
-                }
-                Envelope::ToShard(msg) => {
-                    let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
-                    self.proto.on_shard_message(&mut sc, msg);
-                    self.drain_dirty();
-                }
-                Envelope::Stop(grace) => self.begin_stop(grace),
-            }
-        }
-        // More is waiting: make sure we come back after other events.
-        self.waker.notified.store(true, std::sync::atomic::Ordering::Release);
-        let _ = self.waker.eventfd.notify();
-    }
-
-    fn begin_stop(&mut self, grace: Duration) {
-        let deadline = self.core.now_ms + grace.as_millis() as u64;
-        self.stop_deadline_ms = Some(self.stop_deadline_ms.map_or(deadline, |d| d.min(deadline)));
-        if self.core.stopping {
-            return;
-        }
-        self.core.stopping = true;
-        for listener in self.listeners.drain(..) {
-            // Explicit delete: a listener shared with other shards is a dup,
-            // and closing our copy would not remove it from our epoll set.
-            let _ = self.core.poller.deregister(&listener.socket);
-        }
-        let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
-        self.proto.on_shutdown(&mut sc);
-        self.drain_dirty();
-    }
-}
-
-fn is_fd_exhaustion(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }
 
 /// Registers the shard's own descriptors; used while building the parts.
