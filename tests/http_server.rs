@@ -362,13 +362,17 @@ fn a_full_worker_pool_answers_503() {
 fn graceful_shutdown_loses_no_in_flight_response() {
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let started_tx = std::sync::Mutex::new(started_tx);
+    // The answer is sent only once the stop has begun (a signal, not a sleep).
+    let (stopped_tx, stopped_rx) = std::sync::mpsc::channel::<()>();
+    let stopped_rx = std::sync::Mutex::new(Some(stopped_rx));
     let app = App::new().route(
         "GET",
         "/inflight",
         deferred(move |_req, responder| {
             started_tx.lock().unwrap().send(()).unwrap();
+            let stopped = stopped_rx.lock().unwrap().take().expect("one in-flight request");
             std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
+                stopped.recv().unwrap();
                 responder.respond(Response::text("finished"));
             });
         }),
@@ -380,6 +384,7 @@ fn graceful_shutdown_loses_no_in_flight_response() {
     started_rx.recv().unwrap();
     let server = srv.server.take().unwrap();
     server.stop();
+    stopped_tx.send(()).unwrap();
     let r = busy.read(false);
     assert_eq!((r.status, r.text().as_str()), (200, "finished"));
     assert_eq!(r.header("connection"), Some("close"));
