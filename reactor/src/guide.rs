@@ -115,7 +115,48 @@
 //! eventfd in the shard's epoll set is bumped to wake it. Worker-pool
 //! results travel the same way ([`Ctx::spawn`](crate::Ctx::spawn)).
 //!
-//! ## 9. The echo server
+//! The inbox has two lanes. What must arrive — a request's answer, a
+//! worker's result, the stop — takes the control lane, bounded by its
+//! producers (one answer per request). What may be refused — a WebSocket
+//! send from another thread, a publish, a streamed chunk — takes the data
+//! lane, which holds [`ShardConfig::inbox_capacity`](crate::ShardConfig::inbox_capacity)
+//! envelopes and refuses the rest at once
+//! ([`ShardHandle::try_send`](crate::ShardHandle::try_send)), so a fast
+//! producer cannot grow a shard's memory without bound.
+//!
+//! ## 9. Between the socket and the protocol: transports
+//!
+//! A protocol sees plaintext. What carries it is the connection's
+//! [`Transport`](crate::Transport), chosen by the listener's
+//! [`Endpoint`](crate::Endpoint): none for plaintext — the shard then calls
+//! `read`, `write`, `writev` and `sendfile` itself, exactly as above — or a
+//! transport object (TLS) that reads and writes through the socket on the
+//! protocol's behalf. Two rules change for a transport, and the shard
+//! applies them: a short read or write proves nothing (a TLS record may be
+//! decrypted while more wait in the socket), so it reads and writes until
+//! `EAGAIN`; and a file cannot go by `sendfile` through encryption, so the
+//! write queue reads it in 16 KiB pieces with `pread` (see
+//! [`transport`](crate::transport)). The tag of the endpoint
+//! ([`Ctx::tag`](crate::Ctx::tag)) lets one shard treat a plaintext port
+//! and a TLS port differently.
+//!
+//! ## 10. Opening connections
+//!
+//! A shard can be a client too: [`ShardCtx::connect`](crate::ShardCtx::connect)
+//! (or [`Ctx::connect`](crate::Ctx::connect) from a connection's callback)
+//! starts a non-blocking `connect(2)`. The kernel answers `EINPROGRESS`;
+//! the socket is registered like any other, and its first writable edge
+//! settles the outcome, read with `getsockopt(SO_ERROR)`:
+//! [`Protocol::on_connected`](crate::Protocol::on_connected), or
+//! [`Protocol::on_connect_failed`](crate::Protocol::on_connect_failed) — also
+//! when the connect timeout, an ordinary deadline, passes first. A
+//! connection opened for another (a proxy's upstream) can be *linked* to
+//! it: from either one's callbacks, [`Ctx::peer`](crate::Ctx::peer) writes to the
+//! other, pauses its reading while this side's queue is full, and resumes
+//! it from `on_writable` — backpressure both ways, with no buffer growing
+//! between them. When one closes, the other hears `on_peer_closed`.
+//!
+//! ## 11. The echo server
 //!
 //! All of the above is behind the [`Protocol`](crate::Protocol) trait. An
 //! echo server writes back whatever arrives and consumes all of it:
