@@ -500,3 +500,43 @@ fn a_client_that_pipelines_without_reading_is_paused_not_buffered() {
     }
     writer.join().unwrap();
 }
+
+/// How many lines of `head` carry the field `name` (case-insensitive).
+fn count_fields(head: &str, name: &str) -> usize {
+    head.lines().filter(|l| l.split(':').next().is_some_and(|n| n.eq_ignore_ascii_case(name))).count()
+}
+
+#[test]
+fn handler_set_framing_headers_are_not_written() {
+    // A second Content-Length, or Transfer-Encoding beside Content-Length,
+    // is a response a proxy can desync on: the body alone decides framing.
+    let app = App::new()
+        .get("/cl", |_| Response::text("hello").with_header("Content-Length", &b"99"[..]))
+        .get("/te", |_| Response::text("hello").with_header("transfer-encoding", &b"chunked"[..]))
+        .get("/keep", |_| Response::text("kept").with_header("Connection", &b"keep-alive"[..]))
+        .get("/close", |_| Response::text("bye").with_header("CONNECTION", &b"keep-alive, Close"[..]));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    for path in ["/cl", "/te"] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        let head = c.read_raw_head();
+        assert_eq!(count_fields(&head, "content-length"), 1, "{head}");
+        assert!(head.contains("\r\nContent-Length: 5\r\n"), "{head}");
+        assert_eq!(count_fields(&head, "transfer-encoding"), 0, "{head}");
+        let mut body = [0u8; 5];
+        std::io::Read::read_exact(&mut c.r, &mut body).unwrap();
+        assert_eq!(&body, b"hello");
+    }
+    // Another Connection value is dropped: the server decides keep-alive.
+    c.send(b"GET /keep HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!((r.text().as_str(), r.header("connection")), ("kept", None));
+    // `close` in a handler's Connection header closes the connection.
+    c.send(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = c.read_raw_head();
+    assert_eq!(count_fields(&head, "connection"), 1, "{head}");
+    assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
+    let mut body = [0u8; 3];
+    std::io::Read::read_exact(&mut c.r, &mut body).unwrap();
+    assert!(c.closed());
+}

@@ -234,8 +234,22 @@ impl Response {
 
     /// Adds a header. Values that are not valid header text are dropped
     /// when the response is encoded (they could otherwise split it).
+    ///
+    /// # Fields the server owns
+    ///
+    /// The body decides how the response is framed, so a handler cannot
+    /// contradict it (two `Content-Length`s, or `Transfer-Encoding` beside
+    /// `Content-Length`, is a response a proxy can desync on). These names,
+    /// in any case, are not stored, so [`Response::header`] does not report
+    /// them either:
+    ///
+    /// * `Content-Length` and `Transfer-Encoding`: dropped; the server
+    ///   writes the framing the body needs.
+    /// * `Connection`: dropped, and the server decides keep-alive; but a
+    ///   value whose token list holds `close` (any case, e.g.
+    ///   `keep-alive, Close`) becomes [`Response::with_close`].
     pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderValue>) -> Response {
-        self.headers.push((name, value.into()));
+        self.add_header(name, value);
         self
     }
 
@@ -262,9 +276,17 @@ impl Response {
         self.status
     }
 
-    /// Adds a header in place.
+    /// Adds a header in place; `Content-Length`, `Transfer-Encoding` and
+    /// `Connection` are the server's, as for [`Response::with_header`].
     pub fn add_header(&mut self, name: &'static str, value: impl Into<HeaderValue>) {
-        self.headers.push((name, value.into()));
+        let value = value.into();
+        if crate::head::server_owned(name.as_bytes()) {
+            if name.eq_ignore_ascii_case("connection") && has_close_token(&value) {
+                self.close = true;
+            }
+            return;
+        }
+        self.headers.push((name, value));
     }
 
     /// The first header named `name` (case-insensitive), if set.
@@ -281,6 +303,12 @@ impl Response {
     pub fn body(&self) -> &Body {
         &self.body
     }
+}
+
+/// True when a `Connection` value's token list holds `close` (RFC 9110
+/// §7.6.1: `Connection = #connection-option`, tokens are case-insensitive).
+fn has_close_token(value: &[u8]) -> bool {
+    value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// Text for [`Response::text`] and [`Response::html`]: static or owned.
@@ -302,5 +330,35 @@ impl From<String> for TextBody {
 impl From<Vec<u8>> for TextBody {
     fn from(v: Vec<u8>) -> TextBody {
         TextBody(Body::Bytes(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_and_connection_headers_are_the_servers() {
+        for name in ["Content-Length", "content-length", "Transfer-Encoding", "TRANSFER-ENCODING"] {
+            let r = Response::text("hello").with_header(name, &b"7"[..]);
+            assert_eq!(r.header(name), None, "{name} is not stored");
+            assert!(r.headers.is_empty() && !r.close, "{name}");
+        }
+        for (value, close) in [
+            (&b"close"[..], true),
+            (b"Keep-Alive, CLOSE", true),
+            (b" close ,upgrade", true),
+            (b"keep-alive", false),
+            (b"closed", false),
+            (b"", false),
+        ] {
+            let mut r = Response::new(200);
+            r.add_header("Connection", value);
+            assert_eq!(r.header("connection"), None);
+            assert!(r.headers.is_empty());
+            assert_eq!(r.close, close, "{}", String::from_utf8_lossy(value));
+        }
+        let r = Response::new(200).with_header("X-Other", &b"v"[..]);
+        assert_eq!(r.header("x-other"), Some(&b"v"[..]));
     }
 }
