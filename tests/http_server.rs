@@ -540,3 +540,34 @@ fn handler_set_framing_headers_are_not_written() {
     std::io::Read::read_exact(&mut c.r, &mut body).unwrap();
     assert!(c.closed());
 }
+
+#[test]
+fn no_framing_headers_on_304_204_whatever_the_body() {
+    // A handler's 304 or 204 with a body (even a stream) gets neither
+    // Content-Length nor Transfer-Encoding, and no body bytes: the next
+    // response follows the blank line.
+    let stream = |status| {
+        move |_: &weir::Request<'_>| {
+            Response::stream("text/plain", |mut sink| {
+                sink.send("never");
+            })
+            .with_status(status)
+        }
+    };
+    let app = App::new()
+        .get("/304", |_| Response::text("not sent").with_status(304))
+        .get("/304s", stream(304))
+        .get("/204s", stream(204))
+        .get("/a", |_| Response::text("a"));
+    let srv = TestServer::start(app);
+    for path in ["/304", "/304s", "/204s"] {
+        let mut c = srv.connect();
+        c.send(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        );
+        let head = c.read_raw_head();
+        assert_eq!(count_fields(&head, "content-length"), 0, "{path}: {head}");
+        assert_eq!(count_fields(&head, "transfer-encoding"), 0, "{path}: {head}");
+        assert_eq!(c.read(false).text(), "a", "{path}");
+    }
+}

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use weir_http::{
-    encode_chunk_header, normalize_path, response_has_body, status_allows_framing, BodyDecoder, BodyFraming,
+    encode_chunk_header, normalize_path, response_has_body, status_allows_body, BodyDecoder, BodyFraming,
     DateCache, Decoded, LookupError, Method, RequestHead, RequestParser, Target, Version, CHUNK_HEADER_MAX,
     LAST_CHUNK,
 };
@@ -597,7 +597,7 @@ impl HttpShard {
             && (max == 0 || conn.served + 1 < max);
         let has_body = response_has_body(meta.is_head, status);
         let mut raw_stream = false;
-        if status_allows_framing(status) && body.len().is_none() && meta.http10 {
+        if status_allows_body(status) && body.len().is_none() && meta.http10 {
             // HTTP/1.0 has no chunked coding: the body ends at close.
             keep_alive = false;
             raw_stream = true;
@@ -613,7 +613,10 @@ impl HttpShard {
             ConnHeader::None
         };
         let framing = match body.len() {
-            _ if !status_allows_framing(status) => Framing::None,
+            // 1xx, 204, 304: no framing field. §8.6 allows a 304 the length
+            // a 200 would have, but clients then wait for that many bytes
+            // (nginx and h2o send none either).
+            _ if !status_allows_body(status) => Framing::None,
             Some(n) => Framing::Length(n),
             None if raw_stream => Framing::None,
             None => Framing::Chunked,

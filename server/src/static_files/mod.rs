@@ -393,11 +393,10 @@ impl StaticFiles {
                 Outcome::Failed => return Response::error(412),
                 Outcome::NotModified => {
                     // §15.4.5: the 304 carries ETag, Cache-Control and Vary
-                    // (and Last-Modified, which helps caches). Its body is
-                    // never sent; giving it the 200's length makes the
-                    // server's Content-Length equal to what a 200 would
-                    // carry — the one value §8.6 allows on a 304.
-                    return with_validators(Response::new(304), entry, &rep).with_body(rep.body());
+                    // (and Last-Modified, which helps caches). No body and
+                    // no Content-Length: §8.6 would allow the 200's length,
+                    // but common clients then wait for that many bytes.
+                    return with_validators(Response::new(304), entry, &rep);
                 }
             }
         }
