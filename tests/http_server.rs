@@ -571,3 +571,31 @@ fn no_framing_headers_on_304_204_whatever_the_body() {
         assert_eq!(c.read(false).text(), "a", "{path}");
     }
 }
+
+#[test]
+fn expect_100_continue_routes_the_normalised_path_like_dispatch() {
+    // `/%61pi/x` is `/api/x` once percent-decoded: with or without
+    // `Expect: 100-continue`, the same handler answers.
+    let app = App::new().post("/api/x", |req| Response::text(format!("x got {}", req.body_str().unwrap())));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    for target in ["/%61pi/x", "/api/./y/../x", "/api/x"] {
+        c.send(
+            format!("POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(c.read(false).status, 100, "{target}");
+        c.send(b"hello");
+        let r = c.read(false);
+        assert_eq!((r.status, r.text().as_str()), (200, "x got hello"), "{target}");
+    }
+    // No such route, even once normalised: an early 404, no 100, no body read.
+    let mut c = srv.connect();
+    c.send(b"POST /%61pi/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!((r.status, r.header("connection")), (404, Some("close")));
+    // A path dispatch would refuse (an encoded slash) is refused early too.
+    let mut c = srv.connect();
+    c.send(b"POST /api%2fx HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(c.read(false).status, 400);
+}

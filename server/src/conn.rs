@@ -27,14 +27,15 @@
 //! * **One deadline** per connection, chosen by state: head, body,
 //!   handler, keep-alive idle, or a write stall.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use weir_http::{
     encode_chunk_header, normalize_path, response_has_body, status_allows_body, BodyDecoder, BodyFraming,
-    DateCache, Decoded, LookupError, Method, RequestHead, RequestParser, Target, Version, CHUNK_HEADER_MAX,
-    LAST_CHUNK,
+    DateCache, Decoded, LookupError, Method, PathError, RequestHead, RequestParser, Target, Version,
+    CHUNK_HEADER_MAX, LAST_CHUNK,
 };
 use weir_reactor::{
     duration_ms, Chunk, CloseReason, Ctx, FileRange, Protocol, ShardCtx, SharedBytes, WorkerPool,
@@ -312,11 +313,19 @@ impl HttpShard {
     }
 
     /// For `Expect: 100-continue`: the status to answer instead of reading
-    /// the body (no such route, wrong method), if any.
+    /// the body (no such route, wrong method), if any. It routes exactly the path dispatch will ([`route_target`],
+    /// [`routing_path`]): `/%61pi/x` finds `/api/x` here too.
     fn early_rejection(&self, head: &RequestHead, buf: &[u8]) -> Option<u16> {
-        let target = head.parsed_target(buf).ok()?;
-        let path = std::str::from_utf8(target.path()).ok()?;
-        match self.shared.app.router.lookup(head.method_bytes(buf), path) {
+        let path = match route_target(head, buf) {
+            RouteTarget::Path { raw, needs_norm, .. } => match routing_path(raw, needs_norm) {
+                Ok(path) => path,
+                Err(_) => return Some(400),
+            },
+            RouteTarget::Invalid(status) => return Some(status),
+            // Answered by dispatch whatever the body: let it come.
+            RouteTarget::Asterisk | RouteTarget::Authority => return None,
+        };
+        match self.shared.app.router.lookup(head.method_bytes(buf), &path) {
             Ok(_) => None,
             Err(LookupError::NotFound) => Some(404),
             Err(LookupError::MethodNotAllowed { .. }) => Some(405),
@@ -372,32 +381,22 @@ impl HttpShard {
             keep_alive: head.keep_alive(),
             http10: head.version() == Version::Http10,
         };
-        let raw_target = head.target(buf);
-        let (raw_path, query, mut needs_norm) = match raw_target.first() {
-            // The parser saw a path with nothing to decode or normalise.
-            Some(_) if head.plain_path() && head.method() != Method::Connect => (raw_target, None, false),
-            // Origin form, the common case: one pass splits off the query
-            // and spots anything that needs normalising.
-            Some(b'/') if head.method() != Method::Connect => split_origin(raw_target),
-            _ => match head.parsed_target(buf) {
-                Ok(Target::Origin { path, query }) | Ok(Target::Absolute { path, query, .. }) => {
-                    (path, query, true)
-                }
-                Ok(Target::Asterisk) => {
-                    // OPTIONS * (RFC 9110 §9.3.7): the server as a whole.
-                    let resp = if head.method() == Method::Options {
-                        Response::new(204)
-                            .with_header("Allow", &b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"[..])
-                    } else {
-                        Response::error(400)
-                    };
-                    return self.complete(conn, cx, resp, meta);
-                }
-                Ok(Target::Authority(_)) => {
-                    return self.complete(conn, cx, Response::error(501).with_close(), meta)
-                }
-                Err(e) => return self.fail(conn, cx, e.status()),
-            },
+        let (raw_path, query, needs_norm) = match route_target(head, buf) {
+            RouteTarget::Path { raw, query, needs_norm } => (raw, query, needs_norm),
+            RouteTarget::Asterisk => {
+                // OPTIONS * (RFC 9110 §9.3.7): the server as a whole.
+                let resp = if head.method() == Method::Options {
+                    Response::new(204)
+                        .with_header("Allow", &b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"[..])
+                } else {
+                    Response::error(400)
+                };
+                return self.complete(conn, cx, resp, meta);
+            }
+            RouteTarget::Authority => {
+                return self.complete(conn, cx, Response::error(501).with_close(), meta)
+            }
+            RouteTarget::Invalid(status) => return self.fail(conn, cx, status),
         };
         let query = query.and_then(|q| std::str::from_utf8(q).ok());
         let shared = self.shared.clone();
@@ -408,25 +407,17 @@ impl HttpShard {
         let exact = if needs_norm { None } else { app.exact(method, raw_path) };
         // Anything else routes on the normalised path, so `/a/../admin` or
         // `/%61dmin` cannot slip past a route or a middleware guarding `/admin`.
-        let normalized;
-        let mut path: &str = "/";
-        if let Some((pattern, _)) = exact {
-            path = pattern;
-        } else if !needs_norm {
-            match std::str::from_utf8(raw_path) {
-                Ok(p) => path = p,
-                Err(_) => needs_norm = true,
-            }
-        }
-        if needs_norm {
-            match normalize_path(raw_path) {
+        let routed;
+        let path: &str = match exact {
+            Some((pattern, _)) => pattern,
+            None => match routing_path(raw_path, needs_norm) {
                 Ok(p) => {
-                    normalized = p;
-                    path = &normalized;
+                    routed = p;
+                    &routed
                 }
                 Err(_) => return self.fail(conn, cx, 400),
-            }
-        }
+            },
+        };
         let lookup;
         let exact = match exact {
             Some((_, route)) => Some(route),
@@ -763,6 +754,64 @@ fn split_origin(target: &[u8]) -> (&[u8], Option<&[u8]>, bool) {
         prev = b;
     }
     (target, None, needs)
+}
+
+/// A request target taken apart for routing.
+enum RouteTarget<'b> {
+    /// Origin or absolute form: the raw path, the query, and whether the
+    /// path needs normalising ([`routing_path`]).
+    Path { raw: &'b [u8], query: Option<&'b [u8]>, needs_norm: bool },
+    /// Asterisk form (`OPTIONS *`).
+    Asterisk,
+    /// Authority form (`CONNECT host:port`).
+    Authority,
+    /// A target that does not parse: the status to answer.
+    Invalid(u16),
+}
+
+/// Takes the target of `head` apart for routing. Shared by dispatch and
+/// the early answer to `Expect: 100-continue`, so both route one path.
+#[inline]
+fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> RouteTarget<'b> {
+    let raw = head.target(buf);
+    match raw.first() {
+        // The parser saw a path with nothing to decode or normalise.
+        Some(_) if head.plain_path() && head.method() != Method::Connect => {
+            RouteTarget::Path { raw, query: None, needs_norm: false }
+        }
+        // Origin form, the common case: one pass splits off the query
+        // and spots anything that needs normalising.
+        Some(b'/') if head.method() != Method::Connect => {
+            let (raw, query, needs_norm) = split_origin(raw);
+            RouteTarget::Path { raw, query, needs_norm }
+        }
+        _ => match head.parsed_target(buf) {
+            Ok(Target::Origin { path, query }) | Ok(Target::Absolute { path, query, .. }) => {
+                RouteTarget::Path { raw: path, query, needs_norm: true }
+            }
+            Ok(Target::Asterisk) => RouteTarget::Asterisk,
+            Ok(Target::Authority(_)) => RouteTarget::Authority,
+            Err(e) => RouteTarget::Invalid(e.status()),
+        },
+    }
+}
+
+/// The path a request routes on: the raw path itself when it needs
+/// nothing (the usual case: borrowed, no copy), else percent-decoded with
+/// its dot segments resolved ([`normalize_path`]). Shared by dispatch and
+/// the early answer to `Expect: 100-continue`.
+///
+/// # Errors
+///
+/// A path [`normalize_path`] refuses (answered 400).
+#[inline]
+fn routing_path(raw: &[u8], needs_norm: bool) -> Result<Cow<'_, str>, PathError> {
+    if !needs_norm {
+        if let Ok(path) = std::str::from_utf8(raw) {
+            return Ok(Cow::Borrowed(path));
+        }
+    }
+    normalize_path(raw).map(Cow::Owned)
 }
 
 impl Protocol for HttpShard {
