@@ -482,7 +482,7 @@ fn a_client_that_pipelines_without_reading_is_paused_not_buffered() {
     let b = body.clone();
     let app = App::new().get("/big/:n", move |req| {
         Response::new(200)
-            .with_header("X-N", req.param("n").unwrap().as_bytes().to_vec())
+            .with_header("X-N", req.param("n").unwrap().to_owned())
             .with_body(weir::Body::Shared(b.clone()))
     });
     let srv = TestServer::start(app);
@@ -511,10 +511,10 @@ fn handler_set_framing_headers_are_not_written() {
     // A second Content-Length, or Transfer-Encoding beside Content-Length,
     // is a response a proxy can desync on: the body alone decides framing.
     let app = App::new()
-        .get("/cl", |_| Response::text("hello").with_header("Content-Length", &b"99"[..]))
-        .get("/te", |_| Response::text("hello").with_header("transfer-encoding", &b"chunked"[..]))
-        .get("/keep", |_| Response::text("kept").with_header("Connection", &b"keep-alive"[..]))
-        .get("/close", |_| Response::text("bye").with_header("CONNECTION", &b"keep-alive, Close"[..]));
+        .get("/cl", |_| Response::text("hello").with_header("Content-Length", "99"))
+        .get("/te", |_| Response::text("hello").with_header("transfer-encoding", "chunked"))
+        .get("/keep", |_| Response::text("kept").with_header("Connection", "keep-alive"))
+        .get("/close", |_| Response::text("bye").with_header("CONNECTION", "keep-alive, Close"));
     let srv = TestServer::start(app);
     let mut c = srv.connect();
     for path in ["/cl", "/te"] {
@@ -598,4 +598,26 @@ fn expect_100_continue_routes_the_normalised_path_like_dispatch() {
     let mut c = srv.connect();
     c.send(b"POST /api%2fx HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(c.read(false).status, 400);
+}
+
+#[test]
+fn headers_take_text_and_bytes_static_or_owned() {
+    let app = App::new().get("/h", |req| {
+        Response::text("h")
+            .with_header("X-Text", "b")
+            .with_header("X-Bytes", b"raw")
+            .with_header("X-Slice", &b"slice"[..])
+            .with_header("X-Vec", vec![b'v'])
+            .with_header(format!("X-{}", req.param("n").unwrap_or("Dyn")), format!("n={}", 7))
+            .with_header(String::from("Bad Name"), "dropped: not a token")
+            .with_header("X-Split", "a\r\nInjected: 1")
+    });
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    c.send(b"GET /h HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = c.read_raw_head();
+    for line in ["X-Text: b", "X-Bytes: raw", "X-Slice: slice", "X-Vec: v", "X-Dyn: n=7"] {
+        assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} in {head}");
+    }
+    assert!(!head.contains("Bad Name") && !head.contains("Injected") && !head.contains("X-Split"), "{head}");
 }

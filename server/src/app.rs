@@ -211,8 +211,8 @@ impl Scope {
     pub fn ws(mut self, pattern: &str, route: crate::ws::WsRoute) -> Self {
         let refuse = inline(|_req| {
             Response::error(426)
-                .with_header("Sec-WebSocket-Version", &b"13"[..])
-                .with_header("Upgrade", &b"websocket"[..])
+                .with_header("Sec-WebSocket-Version", "13")
+                .with_header("Upgrade", "websocket")
         });
         self.routes.push(RouteDef {
             method: Some("GET".into()),

@@ -20,7 +20,7 @@
 //!
 //! impl Middleware for Version {
 //!     fn after(&self, _req: &Request<'_>, resp: &mut Response) {
-//!         resp.add_header("X-App-Version", self.0.as_bytes());
+//!         resp.add_header("X-App-Version", self.0);
 //!     }
 //! }
 //! ```
@@ -119,10 +119,10 @@ impl Middleware for Cors {
         Some(
             Response::new(204)
                 .with_header("Access-Control-Allow-Origin", allow)
-                .with_header("Access-Control-Allow-Methods", self.methods.as_bytes())
-                .with_header("Access-Control-Allow-Headers", self.headers.as_bytes())
-                .with_header("Access-Control-Max-Age", self.max_age.to_string().into_bytes())
-                .with_header("Vary", &b"Origin"[..]),
+                .with_header("Access-Control-Allow-Methods", self.methods)
+                .with_header("Access-Control-Allow-Headers", self.headers)
+                .with_header("Access-Control-Max-Age", self.max_age.to_string())
+                .with_header("Vary", "Origin"),
         )
     }
 
@@ -131,7 +131,7 @@ impl Middleware for Cors {
             if resp.header("access-control-allow-origin").is_none() {
                 resp.add_header("Access-Control-Allow-Origin", allow);
                 if !self.origins.is_empty() {
-                    resp.add_header("Vary", &b"Origin"[..]);
+                    resp.add_header("Vary", "Origin");
                 }
             }
         }
@@ -167,16 +167,13 @@ impl Default for SecurityHeaders {
 impl Middleware for SecurityHeaders {
     fn after(&self, _req: &Request<'_>, resp: &mut Response) {
         if let Some(age) = self.hsts_max_age {
-            resp.add_header(
-                "Strict-Transport-Security",
-                format!("max-age={age}; includeSubDomains").into_bytes(),
-            );
+            resp.add_header("Strict-Transport-Security", format!("max-age={age}; includeSubDomains"));
         }
         if resp.header("x-content-type-options").is_none() {
-            resp.add_header("X-Content-Type-Options", &b"nosniff"[..]);
+            resp.add_header("X-Content-Type-Options", "nosniff");
         }
-        resp.add_header("X-Frame-Options", &b"DENY"[..]);
-        resp.add_header("Referrer-Policy", &b"no-referrer"[..]);
+        resp.add_header("X-Frame-Options", "DENY");
+        resp.add_header("Referrer-Policy", "no-referrer");
     }
 }
 
@@ -208,7 +205,7 @@ impl Middleware for BearerAuth {
         if ok {
             None
         } else {
-            Some(Response::error(401).with_header("WWW-Authenticate", &b"Bearer"[..]))
+            Some(Response::error(401).with_header("WWW-Authenticate", "Bearer"))
         }
     }
 }

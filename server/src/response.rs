@@ -13,6 +13,7 @@ use std::sync::Arc;
 use weir_reactor::{ShardHandle, Token};
 
 use crate::conn::Msg;
+use crate::header::{HeaderName, HeaderValue};
 
 /// Where a streamed body's chunks go: produced by any thread, written by
 /// the connection's shard with chunked framing. Dropping it ends the body.
@@ -161,15 +162,12 @@ impl Body {
     }
 }
 
-/// A header value: borrowed forever, or owned.
-pub type HeaderValue = std::borrow::Cow<'static, [u8]>;
-
 /// An HTTP response.
 #[derive(Debug)]
 pub struct Response {
     pub(crate) status: u16,
     pub(crate) content_type: Option<&'static str>,
-    pub(crate) headers: Vec<(&'static str, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Body,
     pub(crate) close: bool,
 }
@@ -217,7 +215,7 @@ impl Response {
 
     /// Server-sent events: a `text/event-stream` stream, not cached.
     pub fn sse(start: impl FnOnce(BodySink) + Send + 'static) -> Response {
-        Response::stream("text/event-stream", start).with_header("Cache-Control", &b"no-cache"[..])
+        Response::stream("text/event-stream", start).with_header("Cache-Control", "no-cache")
     }
 
     /// Sets the status.
@@ -232,8 +230,10 @@ impl Response {
         self
     }
 
-    /// Adds a header. Values that are not valid header text are dropped
-    /// when the response is encoded (they could otherwise split it).
+    /// Adds a header. Names are `&'static str` (no allocation) or `String`;
+    /// values are text or bytes, `'static` or owned (see [`HeaderValue`]).
+    /// A name that is not a token, or a value with CR, LF or NUL, is
+    /// dropped when the response is encoded (it could split the response).
     ///
     /// # Fields the server owns
     ///
@@ -248,7 +248,7 @@ impl Response {
     /// * `Connection`: dropped, and the server decides keep-alive; but a
     ///   value whose token list holds `close` (any case, e.g.
     ///   `keep-alive, Close`) becomes [`Response::with_close`].
-    pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderValue>) -> Response {
+    pub fn with_header(mut self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) -> Response {
         self.add_header(name, value);
         self
     }
@@ -278,10 +278,10 @@ impl Response {
 
     /// Adds a header in place; `Content-Length`, `Transfer-Encoding` and
     /// `Connection` are the server's, as for [`Response::with_header`].
-    pub fn add_header(&mut self, name: &'static str, value: impl Into<HeaderValue>) {
-        let value = value.into();
-        if crate::head::server_owned(name.as_bytes()) {
-            if name.eq_ignore_ascii_case("connection") && has_close_token(&value) {
+    pub fn add_header(&mut self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) {
+        let (name, value) = (name.into(), value.into());
+        if crate::head::server_owned(name.as_str().as_bytes()) {
+            if name.as_str().eq_ignore_ascii_case("connection") && has_close_token(value.as_bytes()) {
                 self.close = true;
             }
             return;
@@ -296,7 +296,7 @@ impl Response {
                 return Some(ct.as_bytes());
             }
         }
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
+        self.headers.iter().find(|(n, _)| n.as_str().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes())
     }
 
     /// The body.
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn framing_and_connection_headers_are_the_servers() {
         for name in ["Content-Length", "content-length", "Transfer-Encoding", "TRANSFER-ENCODING"] {
-            let r = Response::text("hello").with_header(name, &b"7"[..]);
+            let r = Response::text("hello").with_header(name, "7");
             assert_eq!(r.header(name), None, "{name} is not stored");
             assert!(r.headers.is_empty() && !r.close, "{name}");
         }
@@ -358,7 +358,7 @@ mod tests {
             assert!(r.headers.is_empty());
             assert_eq!(r.close, close, "{}", String::from_utf8_lossy(value));
         }
-        let r = Response::new(200).with_header("X-Other", &b"v"[..]);
+        let r = Response::new(200).with_header("X-Other", "v");
         assert_eq!(r.header("x-other"), Some(&b"v"[..]));
     }
 }

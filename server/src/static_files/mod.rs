@@ -365,8 +365,8 @@ impl StaticFiles {
         let url = format!("{prefix}{key}");
         match listing::render(dir, &url, self.allow_hidden) {
             Ok(html) => Response::html(html)
-                .with_header("X-Content-Type-Options", &b"nosniff"[..])
-                .with_header("Cache-Control", &b"no-cache"[..]),
+                .with_header("X-Content-Type-Options", "nosniff")
+                .with_header("Cache-Control", "no-cache"),
             Err(_) => Response::error(404),
         }
     }
@@ -403,10 +403,10 @@ impl StaticFiles {
 
         let mut resp = with_validators(Response::new(200), entry, &rep)
             .with_content_type(entry.mime.content_type)
-            .with_header("Accept-Ranges", &b"bytes"[..])
-            .with_header("X-Content-Type-Options", &b"nosniff"[..]);
+            .with_header("Accept-Ranges", "bytes")
+            .with_header("X-Content-Type-Options", "nosniff");
         if let Some(coding) = rep.coding {
-            resp.add_header("Content-Encoding", coding.as_bytes());
+            resp.add_header("Content-Encoding", coding);
         }
         let Some(range) = range else {
             return resp.with_body(rep.body());
@@ -425,8 +425,8 @@ impl StaticFiles {
                 // §15.5.17: "the server SHOULD generate a Content-Range header
                 // field specifying the current length of the selected representation".
                 Response::error(416)
-                    .with_header("Content-Range", format!("bytes */{len}").into_bytes())
-                    .with_header("Accept-Ranges", &b"bytes"[..])
+                    .with_header("Content-Range", format!("bytes */{len}"))
+                    .with_header("Accept-Ranges", "bytes")
             }
             RangeDecision::Partial(ranges) if ranges.len() == 1 => {
                 let r = ranges[0];
@@ -445,10 +445,7 @@ impl StaticFiles {
                 // it goes in as a plain header instead of `with_content_type`.
                 resp.content_type = None;
                 resp.with_status(206)
-                    .with_header(
-                        "Content-Type",
-                        format!("multipart/byteranges; boundary={boundary}").into_bytes(),
-                    )
+                    .with_header("Content-Type", format!("multipart/byteranges; boundary={boundary}"))
                     .with_body(Body::Parts(parts))
             }
         }
@@ -547,7 +544,7 @@ fn with_validators(resp: Response, entry: &Entry, rep: &Rep<'_>) -> Response {
         resp.add_header("Cache-Control", cc.to_vec());
     }
     if entry.vary {
-        resp.add_header("Vary", &b"Accept-Encoding"[..]);
+        resp.add_header("Vary", "Accept-Encoding");
     }
     resp
 }
@@ -559,7 +556,7 @@ fn redirect(prefix: &str, path: &str, query: Option<&str>) -> Response {
         loc.push('?');
         loc.push_str(q);
     }
-    Response::error(301).with_header("Location", loc.into_bytes())
+    Response::error(301).with_header("Location", loc)
 }
 
 /// Opens `path` read-only and non-blocking, and `fstat`s the descriptor.
