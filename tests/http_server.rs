@@ -621,3 +621,23 @@ fn headers_take_text_and_bytes_static_or_owned() {
     }
     assert!(!head.contains("Bad Name") && !head.contains("Injected") && !head.contains("X-Split"), "{head}");
 }
+
+#[test]
+fn app_errors_name_the_route_and_the_reason() {
+    let start = |app: App| {
+        weir::Server::builder(app).shards(1).listen("127.0.0.1:0".parse().unwrap()).start().unwrap_err()
+    };
+    let e = start(App::new().get("/a", |_| Response::text("1")).get("/a", |_| Response::text("2")));
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    let app_error = e.get_ref().and_then(|e| e.downcast_ref::<weir::AppError>()).expect("a typed AppError");
+    assert_eq!(app_error.method(), Some("GET"));
+    assert_eq!(app_error.pattern(), "/a");
+    assert_eq!(app_error.reason(), &weir::RouteError::Duplicate);
+    assert_eq!(e.to_string(), "route GET /a: duplicate route");
+
+    let e = start(App::new().any("/x/*rest/more", weir::inline(|_| Response::text("x"))));
+    let app_error = e.get_ref().and_then(|e| e.downcast_ref::<weir::AppError>()).unwrap();
+    assert_eq!((app_error.method(), app_error.pattern()), (None, "/x/*rest/more"));
+    assert_eq!(app_error.reason(), &weir::RouteError::InvalidPattern);
+    assert!(std::error::Error::source(app_error).is_some(), "the router's error is the source");
+}

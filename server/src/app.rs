@@ -20,7 +20,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use weir_http::Router;
+use weir_http::{RouteError, Router};
 
 use crate::handler::{inline, Handler};
 use crate::middleware::{Chain, Middleware};
@@ -331,8 +331,8 @@ impl App {
     ///
     /// # Errors
     ///
-    /// An invalid or duplicate route pattern, with the pattern named.
-    pub(crate) fn compile(self) -> Result<CompiledApp, String> {
+    /// [`AppError`]: an invalid or duplicate route, with the route named.
+    pub(crate) fn compile(self) -> Result<CompiledApp, AppError> {
         let global: Chain = self.root.middleware.clone().into();
         let mut defs = Vec::new();
         let root = Scope { middleware: Vec::new(), ..self.root };
@@ -349,7 +349,7 @@ impl App {
                 Some(m) => router.insert(m, &def.pattern, route),
                 None => router.insert_any(&def.pattern, route),
             };
-            res.map_err(|e| format!("route {} {}: {e}", def.method.as_deref().unwrap_or("*"), def.pattern))?;
+            res.map_err(|reason| AppError { method: def.method, pattern: def.pattern, reason })?;
         }
         if exact.len() > EXACT_MAX {
             exact.clear();
@@ -357,6 +357,60 @@ impl App {
         // A method-specific route must win over an any-method one (as in the router).
         exact.sort_by_key(|(_, m, _)| m.is_none());
         Ok(CompiledApp { router, global, exact })
+    }
+}
+
+/// Why an [`App`] could not be compiled: the route (method and full
+/// pattern, scope prefixes included) and the router's reason.
+///
+/// [`ServerBuilder::start`](crate::ServerBuilder::start) returns it inside
+/// an `io::Error` of kind `InvalidInput`; `get_ref()` and `downcast_ref`
+/// recover it.
+///
+/// ```
+/// use weir_server::{App, AppError, Response, RouteError, Server};
+///
+/// let app = App::new().get("/a", |_| Response::text("1")).get("/a", |_| Response::text("2"));
+/// let err = Server::builder(app).listen("127.0.0.1:0".parse()?).start().unwrap_err();
+/// let app_err = err.get_ref().and_then(|e| e.downcast_ref::<AppError>()).unwrap();
+/// assert_eq!(app_err.reason(), &RouteError::Duplicate);
+/// assert_eq!(err.to_string(), "route GET /a: duplicate route");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppError {
+    method: Option<String>,
+    pattern: String,
+    reason: RouteError,
+}
+
+impl AppError {
+    /// The route's method; `None` for a route of every method ([`App::any`]).
+    pub fn method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+
+    /// The route's full pattern, scope prefixes included.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Why the router refused it (duplicate, invalid pattern, ...).
+    pub fn reason(&self) -> &RouteError {
+        &self.reason
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = self.method.as_deref().unwrap_or("*");
+        write!(f, "route {method} {}: {}", self.pattern, self.reason)
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.reason)
     }
 }
 

@@ -48,7 +48,7 @@ mod static_files;
 mod stats;
 pub mod ws;
 
-pub use app::{App, Scope};
+pub use app::{App, AppError, Scope};
 pub use builtins::{Builtins, NOTE_MAX};
 pub use config::ServerConfig;
 pub use conn::Msg;
@@ -60,4 +60,4 @@ pub use response::{Body, BodySink, Part, Response};
 pub use server::{block_shutdown_signals, Server, ServerBuilder};
 pub use static_files::{content_type, parse_http_date, StaticFiles};
 pub use stats::{HttpStats, StatsRegistry};
-pub use weir_http::{Limits, Method};
+pub use weir_http::{Limits, Method, RouteError};

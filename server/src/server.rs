@@ -151,7 +151,7 @@ impl ServerBuilder {
     ///
     /// # Errors
     ///
-    /// Invalid routes, or binding failures.
+    /// Invalid routes (an [`AppError`](crate::AppError) inside an `InvalidInput` error), or binding failures.
     pub fn start(self) -> io::Result<Server> {
         let ServerBuilder { app, config, shards, addrs, listeners, stats } = self;
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
