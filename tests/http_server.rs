@@ -641,3 +641,60 @@ fn app_errors_name_the_route_and_the_reason() {
     assert_eq!(app_error.reason(), &weir::RouteError::InvalidPattern);
     assert!(std::error::Error::source(app_error).is_some(), "the router's error is the source");
 }
+
+/// A writer the test reads back.
+#[derive(Clone, Default)]
+struct SharedSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for SharedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedSink {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+#[test]
+fn the_access_log_is_written_off_the_shard_and_flushed_on_shutdown() {
+    let sink = SharedSink::default();
+    let app = App::new()
+        .middleware(weir::middleware::AccessLog::to_writer(sink.clone()).unwrap())
+        .get("/a", |_| Response::text("a"));
+    let mut srv = TestServer::with_config(app, ServerConfig::default(), 2);
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "a");
+    // A quiet shard's line is written by the logger's periodic sweep.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while sink.lines().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0], serde_json::json!({"method": "GET", "path": "/a", "status": 200, "bytes": 1}));
+    // Many more, then a stop: every line is there once the server has joined.
+    let mut batch = Vec::new();
+    for _ in 0..200 {
+        batch
+            .extend_from_slice(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    c.send(&batch);
+    for _ in 0..200 {
+        assert_eq!(c.read(false).status, 200);
+        assert_eq!(c.read(false).status, 404);
+    }
+    drop(c);
+    srv.stop();
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 401);
+    assert_eq!(lines.iter().filter(|l| l["status"] == 404).count(), 200);
+}

@@ -40,6 +40,7 @@ mod conn;
 pub mod handler;
 mod head;
 mod header;
+mod log;
 pub mod middleware;
 mod request;
 mod response;

@@ -28,6 +28,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use crate::log::{LogConfig, Logger};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -210,20 +211,75 @@ impl Middleware for BearerAuth {
     }
 }
 
-/// A JSON-lines access log on standard output: one line per response.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AccessLog;
+/// A JSON-lines access log: one line per response, written by its own
+/// thread so that a slow terminal or pipe never stalls a shard.
+///
+/// Each line is appended to a buffer of the thread that answered; a
+/// logger thread writes the buffers in batches, at least every 100 ms and
+/// when the log is dropped (when the server that owns the app stops). If
+/// the writer falls behind by more than about 1 MiB, lines are dropped and
+/// counted ([`AccessLog::dropped`]) rather than queued without end or
+/// waited for. Clones share one logger.
+///
+/// ```
+/// use weir_server::{middleware::AccessLog, App, Response};
+///
+/// let app = App::new().middleware(AccessLog::stdout()?).get("/", |_| Response::text("hi"));
+/// # let _ = app;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    logger: Logger,
+}
+
+impl AccessLog {
+    /// Logs to standard output.
+    ///
+    /// # Errors
+    ///
+    /// The logger thread could not be started.
+    pub fn stdout() -> std::io::Result<AccessLog> {
+        AccessLog::to_writer(std::io::stdout())
+    }
+
+    /// Logs to `out` (a file, a pipe, a buffer in a test).
+    ///
+    /// # Errors
+    ///
+    /// The logger thread could not be started.
+    pub fn to_writer(out: impl Write + Send + 'static) -> std::io::Result<AccessLog> {
+        Ok(AccessLog { logger: Logger::new("weir-access-log", Box::new(out), LogConfig::default())? })
+    }
+
+    /// Lines dropped so far because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.logger.dropped()
+    }
+}
+
+/// One access-log line.
+#[derive(serde::Serialize)]
+struct AccessLine<'a> {
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    /// `null` for a streamed body.
+    bytes: Option<u64>,
+}
 
 impl Middleware for AccessLog {
     fn after(&self, req: &Request<'_>, resp: &mut Response) {
-        let line = serde_json::json!({
-            "method": req.method_str(),
-            "path": req.path(),
-            "status": resp.status(),
-            "bytes": resp.body().len(),
+        let line = AccessLine {
+            method: req.method_str(),
+            path: req.path(),
+            status: resp.status(),
+            bytes: resp.body().len(),
+        };
+        // Serialising plain fields into a Vec cannot fail.
+        self.logger.write_line(|out| {
+            let _ = serde_json::to_writer(out, &line);
         });
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
     }
 }
 
