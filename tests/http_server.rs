@@ -698,3 +698,12 @@ fn the_access_log_is_written_off_the_shard_and_flushed_on_shutdown() {
     assert_eq!(lines.len(), 401);
     assert_eq!(lines.iter().filter(|l| l["status"] == 404).count(), 200);
 }
+
+#[test]
+fn a_bind_failure_names_the_operation_and_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let e = weir::Server::builder(App::new()).shards(1).listen(addr).start().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(e.to_string().starts_with(&format!("bind {addr}: ")), "{e}");
+}

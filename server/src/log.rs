@@ -40,7 +40,7 @@ use std::io::Write;
 use std::mem;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -251,6 +251,22 @@ fn sweep(out: &mut dyn Write, slots: &mut Vec<Arc<Slot>>, batches: &Receiver<Bat
         let _ = out.write_all(&batch.bytes);
     }
     slots.retain(|slot| Arc::strong_count(slot) > 1);
+}
+
+/// The process's error log: one line (`weir: ` + what `write` adds) on
+/// standard error, through its own logger thread, started on first use. Lines are written within `flush_every`
+/// of being logged (a process that exits sooner may lose its last ones).
+pub(crate) fn error(write: impl FnOnce(&mut Vec<u8>)) {
+    static ERRORS: OnceLock<Option<Logger>> = OnceLock::new();
+    let logger = ERRORS.get_or_init(|| {
+        Logger::new("weir-error-log", Box::new(std::io::stderr()), LogConfig::default()).ok()
+    });
+    if let Some(logger) = logger {
+        logger.write_line(|out| {
+            out.extend_from_slice(b"weir: ");
+            write(out);
+        });
+    }
 }
 
 #[cfg(test)]

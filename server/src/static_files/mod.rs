@@ -60,6 +60,7 @@ mod mime;
 mod range;
 
 use std::fs::{File, Metadata, OpenOptions};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -256,7 +257,7 @@ impl StaticFiles {
                 }
                 Ok(Opened::Redirect) => return redirect(prefix, &format!("{key}/"), req.query()),
                 Ok(Opened::Listing(dir)) => return self.listing_response(&dir, prefix, &key),
-                Err(status) => return Response::error(status),
+                Err(status) => return error_response(status),
             },
         };
         self.respond(req, &entry)
@@ -278,6 +279,8 @@ impl StaticFiles {
             let index = path.join(&self.index);
             match open_nonblocking(&index) {
                 Ok((f, m)) if m.is_file() && self.inside_root(&f, &index) => (f, m, index),
+                // Out of descriptors (or worse) is no reason to list the directory.
+                Err(status) if status >= 500 => return Err(status),
                 _ if self.listing => return Ok(Opened::Listing(path)),
                 _ => return Err(404),
             }
@@ -296,11 +299,14 @@ impl StaticFiles {
         if probed_siblings {
             for (ext, slot) in [(".br", &mut br), (".gz", &mut gz)] {
                 let p = sibling(&path, ext);
-                if let Ok((f, m)) = open_nonblocking(&p) {
-                    if m.is_file() && self.inside_root(&f, &p) {
+                match open_nonblocking(&p) {
+                    Ok((f, m)) if m.is_file() && self.inside_root(&f, &p) => {
                         let suffix = if ext == ".br" { "-br" } else { "-gz" };
                         *slot = Some(self.with_content(Variant::new(f, &m, suffix, None), &mut charged));
                     }
+                    // Not "no sibling": the entry would be cached without it.
+                    Err(status) if status >= 500 => return Err(status),
+                    _ => {}
                 }
             }
         }
@@ -367,7 +373,7 @@ impl StaticFiles {
             Ok(html) => Response::html(html)
                 .with_header("X-Content-Type-Options", "nosniff")
                 .with_header("Cache-Control", "no-cache"),
-            Err(_) => Response::error(404),
+            Err(e) => error_response(fs_failure("read directory", dir, &e)),
         }
     }
 
@@ -562,14 +568,90 @@ fn redirect(prefix: &str, path: &str, query: Option<&str>) -> Response {
 /// Opens `path` read-only and non-blocking, and `fstat`s the descriptor.
 /// `O_NONBLOCK` has no effect on regular files and directories, but makes
 /// opening a FIFO return at once instead of waiting for a writer.
+///
+/// # Errors
+///
+/// The status for the failure ([`status_for_fs_error`]); a server-side
+/// one (5xx) is logged with the operation and the path.
 fn open_nonblocking(path: &Path) -> Result<(File, Metadata), u16> {
-    let file =
-        OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| {
-            match e.kind() {
-                std::io::ErrorKind::PermissionDenied => 403u16,
-                _ => 404,
-            }
-        })?;
-    let meta = file.metadata().map_err(|_| 404u16)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fs_failure("open", path, &e))?;
+    let meta = file.metadata().map_err(|e| fs_failure("fstat", path, &e))?;
     Ok((file, meta))
+}
+
+/// The status for a failed file-system call while resolving a request:
+///
+/// | errno | status | why |
+/// |---|---|---|
+/// | `EMFILE`, `ENFILE` | 503 (+ `Retry-After`) | out of descriptors: the server's momentary trouble; a 404 would be cached as "gone" |
+/// | `EACCES`, `EPERM` | 403 | the file exists but may not be read (as before) |
+/// | `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `ELOOP`, `ENXIO`, `ENODEV` | 404 | nothing servable at that path (`ENXIO`: a socket; `ENODEV`: a device) |
+/// | anything else (`EIO`, `ENOMEM`, ...) | 500 | |
+fn status_for_fs_error(e: &std::io::Error) -> u16 {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => 503,
+        Some(libc::EACCES | libc::EPERM) => 403,
+        Some(
+            libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP | libc::ENXIO | libc::ENODEV,
+        ) => 404,
+        _ => 500,
+    }
+}
+
+/// [`status_for_fs_error`], logging a failure that is the server's (5xx)
+/// with the operation and the path: `static files: open /srv/a.txt: Too
+/// many open files (os error 24)`.
+fn fs_failure(op: &str, path: &Path, e: &std::io::Error) -> u16 {
+    let status = status_for_fs_error(e);
+    if status >= 500 {
+        crate::log::error(|out| {
+            let _ = write!(out, "static files: {op} {}: {e}", path.display());
+        });
+    }
+    status
+}
+
+/// The error page for `status`; a 503 says when to try again.
+fn error_response(status: u16) -> Response {
+    let resp = Response::error(status);
+    if status == 503 {
+        resp.with_header("Retry-After", "1")
+    } else {
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_system_errors_map_to_statuses() {
+        for (errno, status) in [
+            (libc::EMFILE, 503),
+            (libc::ENFILE, 503),
+            (libc::EACCES, 403),
+            (libc::EPERM, 403),
+            (libc::ENOENT, 404),
+            (libc::ENOTDIR, 404),
+            (libc::ENAMETOOLONG, 404),
+            (libc::ELOOP, 404),
+            (libc::ENXIO, 404),
+            (libc::ENODEV, 404),
+            (libc::EIO, 500),
+            (libc::ENOMEM, 500),
+            (libc::EINVAL, 500),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(status_for_fs_error(&e), status, "{e}");
+        }
+        assert_eq!(status_for_fs_error(&std::io::Error::other("no errno")), 500);
+        let r = error_response(503);
+        assert_eq!((r.status(), r.header("retry-after")), (503, Some(&b"1"[..])));
+        assert_eq!(error_response(404).header("retry-after"), None);
+    }
 }
