@@ -833,7 +833,7 @@ fn on_the_fly_gzip_is_cached_and_decompresses_to_the_original() {
     assert_eq!(a.header("etag"), b.header("etag"));
     assert_ne!(a.header("etag"), get(srv.addr, "/small.txt", &[]).header("etag"));
 
-    // Large: compressed by a background thread; identity until it is ready.
+    // Large: compressed on the worker pool; identity until it is ready.
     let big = site.read("big.txt");
     let mut compressed = None;
     for _ in 0..200 {
@@ -852,6 +852,71 @@ fn on_the_fly_gzip_is_cached_and_decompresses_to_the_original() {
     // Incompressible types are never compressed.
     let r = get(srv.addr, "/large.bin", &[("Accept-Encoding", "gzip")]);
     assert!(!r.has("content-encoding") && !r.has("vary"));
+}
+
+#[test]
+fn large_files_are_gzipped_on_the_worker_pool_and_a_full_pool_serves_identity() {
+    // One worker, a queue of one: a `workers` route that waits holds the
+    // worker, a second one fills the queue. Compression must then wait for
+    // the pool (identity meanwhile; no thread of its own), and happen once
+    // the pool frees up.
+    let site = Site::new();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started_tx, wait) = (std::sync::Mutex::new(started_tx), std::sync::Mutex::new(wait));
+    let app = App::new()
+        .route(
+            "GET",
+            "/hold",
+            weir::workers(move |_| {
+                started_tx.lock().unwrap().send(()).unwrap();
+                let _ = wait.lock().unwrap().recv();
+                weir::Response::text("held")
+            }),
+        )
+        .static_files("/", site.files());
+    let config = weir::ServerConfig { worker_threads: 1, worker_queue: 1, ..weir::ServerConfig::default() };
+    let server = Server::builder(app).shards(1).config(config).listen("127.0.0.1:0".parse().unwrap()).start();
+    let srv = Running { addr: server.as_ref().unwrap().local_addrs()[0], server: server.ok() };
+    // Each /hold on its own connection, its status read by its own thread.
+    let (status_tx, statuses) = std::sync::mpsc::channel::<u16>();
+    let hold = || {
+        let (addr, tx) = (srv.addr, status_tx.clone());
+        std::thread::spawn(move || tx.send(get(addr, "/hold", &[]).status).unwrap());
+    };
+    hold();
+    started.recv().unwrap();
+    // The worker is busy: of the next two, one is queued (the queue is then
+    // full) and the other is refused at once.
+    hold();
+    hold();
+    assert_eq!(statuses.recv().unwrap(), 503);
+
+    let big = site.read("big.txt");
+    for _ in 0..3 {
+        let r = get(srv.addr, "/big.txt", &[("Accept-Encoding", "gzip")]);
+        assert_eq!(
+            (r.header("content-encoding"), r.body == big),
+            (None, true),
+            "identity while the pool is full"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Free the pool: a later request starts the compression, and the gzip
+    // body follows.
+    release.send(()).unwrap();
+    release.send(()).unwrap();
+    assert_eq!((statuses.recv().unwrap(), statuses.recv().unwrap()), (200, 200));
+    let mut compressed = None;
+    for _ in 0..500 {
+        let r = get(srv.addr, "/big.txt", &[("Accept-Encoding", "gzip")]);
+        if r.header("content-encoding") == Some("gzip") {
+            compressed = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(gunzip(&compressed.expect("gzip body ready within 5 s").body), big);
 }
 
 // ------------------------------------------------------------------ cache

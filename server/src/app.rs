@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use weir_http::{RouteError, Router};
+use weir_reactor::WorkerPool;
 
 use crate::handler::{inline, Handler};
 use crate::middleware::{Chain, Middleware};
@@ -44,6 +45,8 @@ pub(crate) struct CompiledApp {
     /// Routes whose pattern has no parameters, for a fast exact match
     /// before the router walk (see [`CompiledApp::exact`]).
     exact: Vec<ExactRoute>,
+    /// The static-file mounts, to be given the server's worker pool.
+    statics: Vec<Arc<StaticFiles>>,
 }
 
 /// A parameter-free route: its path, its method (`None`: any), the route.
@@ -54,6 +57,14 @@ type ExactRoute = (Box<str>, Option<Box<[u8]>>, Route);
 const EXACT_MAX: usize = 32;
 
 impl CompiledApp {
+    /// Gives every static-file mount the server's worker pool, for
+    /// background compression (see `static_files/compress.rs`).
+    pub(crate) fn attach_pool(&self, pool: &WorkerPool) {
+        for files in &self.statics {
+            files.attach_pool(pool);
+        }
+    }
+
     /// The route for `method` at exactly `path` (raw bytes, already known
     /// not to need normalising), with the pattern's own `&str` — equal to
     /// the path, so the caller needs no UTF-8 check — if a parameter-free
@@ -112,6 +123,7 @@ pub struct Scope {
     middleware: Vec<Arc<dyn Middleware>>,
     routes: Vec<RouteDef>,
     scopes: Vec<Scope>,
+    statics: Vec<Arc<StaticFiles>>,
 }
 
 impl std::fmt::Debug for Scope {
@@ -139,6 +151,7 @@ impl Scope {
             middleware: Vec::new(),
             routes: Vec::new(),
             scopes: Vec::new(),
+            statics: Vec::new(),
         }
     }
 
@@ -191,8 +204,9 @@ impl Scope {
     }
 
     /// Serves files with a configured [`StaticFiles`].
-    pub fn static_files(self, prefix: &str, files: StaticFiles) -> Self {
+    pub fn static_files(mut self, prefix: &str, files: StaticFiles) -> Self {
         let files = Arc::new(files);
+        self.statics.push(files.clone());
         let base = prefix.trim_end_matches('/').to_string();
         let f = files.clone();
         let base2 = base.clone();
@@ -228,7 +242,9 @@ impl Scope {
         outer_prefix: &str,
         outer_chain: &[Arc<dyn Middleware>],
         out: &mut Vec<(RouteDef, Chain)>,
+        statics: &mut Vec<Arc<StaticFiles>>,
     ) {
+        statics.extend(self.statics);
         let prefix = format!("{outer_prefix}{}", self.prefix);
         let mut chain: Vec<Arc<dyn Middleware>> = outer_chain.to_vec();
         chain.extend(self.middleware);
@@ -242,7 +258,7 @@ impl Scope {
             out.push((r, shared.clone()));
         }
         for s in self.scopes {
-            s.flatten(&prefix, &chain, out);
+            s.flatten(&prefix, &chain, out, statics);
         }
     }
 }
@@ -336,7 +352,8 @@ impl App {
         let global: Chain = self.root.middleware.clone().into();
         let mut defs = Vec::new();
         let root = Scope { middleware: Vec::new(), ..self.root };
-        root.flatten("", &global, &mut defs);
+        let mut statics = Vec::new();
+        root.flatten("", &global, &mut defs, &mut statics);
         let mut router = Router::new();
         let mut exact = Vec::new();
         for (def, chain) in defs {
@@ -356,7 +373,7 @@ impl App {
         }
         // A method-specific route must win over an any-method one (as in the router).
         exact.sort_by_key(|(_, m, _)| m.is_none());
-        Ok(CompiledApp { router, global, exact })
+        Ok(CompiledApp { router, global, exact, statics })
     }
 }
 

@@ -167,6 +167,7 @@ impl ServerBuilder {
         };
         let pubsub = Arc::new(PubSub::default());
         let pool = WorkerPool::new(config.worker_threads, config.worker_queue);
+        app.attach_pool(&pool);
         let grace = config.shutdown_grace;
         let mut rt = Runtime::builder().shards(shards).configure(|c| {
             c.max_connections = config.max_connections_per_shard;

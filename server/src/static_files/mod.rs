@@ -64,10 +64,11 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use weir_http::normalize_path;
+use weir_reactor::WorkerPool;
 
 use self::cache::{sibling, Entry, EntryParts, FileCache, Variant};
 use self::compress::Accepted;
@@ -126,6 +127,9 @@ pub struct StaticFiles {
     gzip_max: u64,
     small_file_max: u64,
     cache: Arc<FileCache>,
+    /// The server's worker pool, for compressing large files off the shard;
+    /// given at server start ([`StaticFiles::attach_pool`]).
+    pool: OnceLock<WorkerPool>,
 }
 
 impl StaticFiles {
@@ -151,6 +155,7 @@ impl StaticFiles {
                 defaults::CACHE_BYTES,
                 Duration::from_millis(defaults::REVALIDATE_MS),
             )),
+            pool: OnceLock::new(),
         }
     }
 
@@ -230,6 +235,13 @@ impl StaticFiles {
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Compress large files on `pool` (the server calls this at start with
+    /// its worker pool; the first pool given stays). Without a pool, only
+    /// files small enough to be held in memory are gzipped on the fly.
+    pub(crate) fn attach_pool(&self, pool: &WorkerPool) {
+        let _ = self.pool.set(pool.clone());
     }
 
     /// Answers `req`, whose path starts with `prefix` (already matched by the router).
@@ -470,7 +482,7 @@ impl StaticFiles {
                 return Rep::variant(v, Some("gzip"));
             }
             if entry.gzip_eligible {
-                if let Some(body) = compress::cached_gzip(entry) {
+                if let Some(body) = compress::cached_gzip(entry, self.pool.get()) {
                     let v = &entry.identity;
                     return Rep {
                         etag: &entry.gzip_etag,
