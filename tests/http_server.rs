@@ -707,3 +707,24 @@ fn a_bind_failure_names_the_operation_and_the_address() {
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
     assert!(e.to_string().starts_with(&format!("bind {addr}: ")), "{e}");
 }
+
+#[test]
+fn the_types_in_public_signatures_can_be_named() {
+    // `Response::text` takes `impl Into<TextBody>`; `Body::Stream` holds a `StreamStart`.
+    fn text(body: impl Into<weir::TextBody>) -> Response {
+        Response::text(body)
+    }
+    let start: weir::StreamStart = Box::new(|sink| sink.finish());
+    let (_, _, _) = (text("t"), weir::Body::Stream(start), weir::HeaderValue::from("v"));
+}
+
+#[test]
+fn request_path_is_the_decoded_normalised_path_routing_saw() {
+    let app = App::new().get("/p/*rest", |req| Response::text(req.path().to_string()));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    for (target, path) in [("/p/%7Euser/./x/../y%20z?q=1", "/p/~user/y z"), ("/p/plain", "/p/plain")] {
+        c.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        assert_eq!(c.read(false).text(), path, "{target}");
+    }
+}

@@ -697,6 +697,27 @@ fn traversal_attempts_are_all_refused() {
 }
 
 #[test]
+fn a_path_is_percent_decoded_once() {
+    // Dispatch decodes the path (what `Request::path` returns); decoding
+    // it again would make `%25` a new escape: `100%.txt` would be a 400,
+    // and `/a%2520b.txt` would name `a b.txt`.
+    let site = Site::new();
+    site.write("100%.txt", b"percent");
+    site.write("a%20b.txt", b"literal escape");
+    site.write("a b.txt", b"space");
+    let srv = Running::start(site.files());
+    for (target, body) in [
+        ("/100%25.txt", "percent"),
+        ("/a%2520b.txt", "literal escape"),
+        ("/a%20b.txt", "space"),
+        ("/sub/../100%25.txt", "percent"),
+    ] {
+        let r = get(srv.addr, target, &[]);
+        assert_eq!((r.status, r.text().as_str()), (200, body), "{target}");
+    }
+}
+
+#[test]
 fn symlinks_out_of_the_root_only_when_allowed() {
     let site = Site::new();
     let srv = Running::start(site.files());

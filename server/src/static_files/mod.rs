@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! GET /css/site.css
-//!   │ strip the route prefix, percent-decode, resolve dot segments   (weir_http::normalize_path)
+//!   │ the routed path (decoded, dot segments resolved by dispatch:    weir_http::normalize_path)
+//!   │ strip the route prefix, check it is still normal                400
 //!   │ refuse hidden segments (.git, .env) unless allowed               404
 //!   ▼
 //! open-file cache ── hit, fresh ──────────────────────────────┐       (cache.rs)
@@ -28,9 +29,13 @@
 //!
 //! No request can name a file outside the root:
 //!
-//! * [`weir_http::normalize_path`] percent-decodes once and resolves `.`
-//!   and `..` (also `%2e%2e`) without ever climbing above `/`; it refuses
-//!   an encoded `/` (`%2f`), a backslash, NUL and control bytes (400).
+//! * Dispatch routes on the result of [`weir_http::normalize_path`]
+//!   ([`Request::path`]), which percent-decodes once and resolves `.` and
+//!   `..` (also `%2e%2e`) without ever climbing above `/`; it refuses an
+//!   encoded `/` (`%2f`), a backslash, NUL and control bytes (400). This
+//!   module serves that path as it is (a second decoding would turn `%25`
+//!   into a new escape), after checking its invariants again
+//!   ([`is_normalized`]).
 //! * Segments starting with `.` (`.git`, `.env`, `.htpasswd`) are 404
 //!   unless [`StaticFiles::allow_hidden`].
 //! * Symlinks are followed by `open`, then the *opened* file's real path —
@@ -67,7 +72,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use weir_http::normalize_path;
 use weir_reactor::WorkerPool;
 
 use self::cache::{sibling, Entry, EntryParts, FileCache, Variant};
@@ -251,24 +255,28 @@ impl StaticFiles {
             // `/static` for a mount at `/static`: the directory itself.
             return redirect(prefix, "/", req.query());
         }
-        let key = match normalize_path(rel.as_bytes()) {
-            Ok(p) => p,
-            Err(_) => return Response::error(400),
-        };
+        // The path is already decoded and normalised (`Request::path`):
+        // decoding it again would turn `%25` into a new escape. Its
+        // invariants are checked again here, the last line of defence
+        // before a path meets the file system.
+        if !is_normalized(rel) {
+            return Response::error(400);
+        }
+        let key = rel;
         if !self.allow_hidden && key.split('/').any(|s| s.starts_with('.')) {
             return Response::error(404);
         }
-        let entry = match self.cache.get(&key) {
+        let entry = match self.cache.get(key) {
             Some(e) => e,
-            None => match self.open(&key) {
+            None => match self.open(key) {
                 Ok(Opened::File(parts)) => {
                     let entry =
                         Arc::new(Entry::new(*parts, Some(self.cache.budget.clone()), self.cache.now_ms()));
-                    self.cache.insert(&key, entry.clone());
+                    self.cache.insert(key, entry.clone());
                     entry
                 }
                 Ok(Opened::Redirect) => return redirect(prefix, &format!("{key}/"), req.query()),
-                Ok(Opened::Listing(dir)) => return self.listing_response(&dir, prefix, &key),
+                Ok(Opened::Listing(dir)) => return self.listing_response(&dir, prefix, key),
                 Err(status) => return error_response(status),
             },
         };
@@ -627,6 +635,26 @@ fn fs_failure(op: &str, path: &Path, e: &std::io::Error) -> u16 {
     status
 }
 
+/// True for a path with [`weir_http::normalize_path`]'s invariants: it
+/// starts with `/`, has no `.` or `..` segment and no empty one (but a
+/// trailing `/`), no `\\`, NUL or other control byte. What dispatch hands
+/// over always has them; checked again because a path that lacked one
+/// could name a file outside the root.
+fn is_normalized(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let bytes_ok = !path.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f);
+    let mut segments = rest.split('/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
+            return false;
+        }
+    }
+    bytes_ok
+}
+
 /// The error page for `status`; a 503 says when to try again.
 fn error_response(status: u16) -> Response {
     let resp = Response::error(status);
@@ -665,5 +693,19 @@ mod tests {
         let r = error_response(503);
         assert_eq!((r.status(), r.header("retry-after")), (503, Some(&b"1"[..])));
         assert_eq!(error_response(404).header("retry-after"), None);
+    }
+
+    #[test]
+    fn normalized_paths_are_recognised() {
+        for p in ["/", "/a", "/a/", "/a/b.txt", "/100%.txt", "/a b", "/.hidden", "/a/..b", "/é"] {
+            assert!(is_normalized(p), "{p}");
+            assert_eq!(weir_http::normalize_path(p.replace('%', "%25").as_bytes()).as_deref(), Ok(p));
+        }
+        for p in [
+            "", "a", "//", "/a//b", "/.", "/..", "/a/./b", "/a/../b", "/a/..", "/a\\b", "/a\0b", "/a\x1fb",
+            "/\x7f",
+        ] {
+            assert!(!is_normalized(p), "{p:?}");
+        }
     }
 }
