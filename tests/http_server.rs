@@ -487,7 +487,7 @@ fn a_client_that_pipelines_without_reading_is_paused_not_buffered() {
     let b = body.clone();
     let app = App::new().get("/big/:n", move |req| {
         Response::new(200)
-            .with_header("X-N", req.param("n").unwrap().as_bytes().to_vec())
+            .with_header("X-N", req.param("n").unwrap().to_owned())
             .with_body(weir::Body::Shared(b.clone()))
     });
     let srv = TestServer::start(app);
@@ -504,4 +504,232 @@ fn a_client_that_pipelines_without_reading_is_paused_not_buffered() {
         assert!(r.body[..] == body[..]);
     }
     writer.join().unwrap();
+}
+
+/// How many lines of `head` carry the field `name` (case-insensitive).
+fn count_fields(head: &str, name: &str) -> usize {
+    head.lines().filter(|l| l.split(':').next().is_some_and(|n| n.eq_ignore_ascii_case(name))).count()
+}
+
+#[test]
+fn handler_set_framing_headers_are_not_written() {
+    // A second Content-Length, or Transfer-Encoding beside Content-Length,
+    // is a response a proxy can desync on: the body alone decides framing.
+    let app = App::new()
+        .get("/cl", |_| Response::text("hello").with_header("Content-Length", "99"))
+        .get("/te", |_| Response::text("hello").with_header("transfer-encoding", "chunked"))
+        .get("/keep", |_| Response::text("kept").with_header("Connection", "keep-alive"))
+        .get("/close", |_| Response::text("bye").with_header("CONNECTION", "keep-alive, Close"));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    for path in ["/cl", "/te"] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        let head = c.read_raw_head();
+        assert_eq!(count_fields(&head, "content-length"), 1, "{head}");
+        assert!(head.contains("\r\nContent-Length: 5\r\n"), "{head}");
+        assert_eq!(count_fields(&head, "transfer-encoding"), 0, "{head}");
+        let mut body = [0u8; 5];
+        std::io::Read::read_exact(&mut c.r, &mut body).unwrap();
+        assert_eq!(&body, b"hello");
+    }
+    // Another Connection value is dropped: the server decides keep-alive.
+    c.send(b"GET /keep HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!((r.text().as_str(), r.header("connection")), ("kept", None));
+    // `close` in a handler's Connection header closes the connection.
+    c.send(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = c.read_raw_head();
+    assert_eq!(count_fields(&head, "connection"), 1, "{head}");
+    assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
+    let mut body = [0u8; 3];
+    std::io::Read::read_exact(&mut c.r, &mut body).unwrap();
+    assert!(c.closed());
+}
+
+#[test]
+fn no_framing_headers_on_304_204_whatever_the_body() {
+    // A handler's 304 or 204 with a body (even a stream) gets neither
+    // Content-Length nor Transfer-Encoding, and no body bytes: the next
+    // response follows the blank line.
+    let stream = |status| {
+        move |_: &weir::Request<'_>| {
+            Response::stream("text/plain", |mut sink| {
+                let _ = sink.send("never");
+            })
+            .with_status(status)
+        }
+    };
+    let app = App::new()
+        .get("/304", |_| Response::text("not sent").with_status(304))
+        .get("/304s", stream(304))
+        .get("/204s", stream(204))
+        .get("/a", |_| Response::text("a"));
+    let srv = TestServer::start(app);
+    for path in ["/304", "/304s", "/204s"] {
+        let mut c = srv.connect();
+        c.send(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        );
+        let head = c.read_raw_head();
+        assert_eq!(count_fields(&head, "content-length"), 0, "{path}: {head}");
+        assert_eq!(count_fields(&head, "transfer-encoding"), 0, "{path}: {head}");
+        assert_eq!(c.read(false).text(), "a", "{path}");
+    }
+}
+
+#[test]
+fn expect_100_continue_routes_the_normalised_path_like_dispatch() {
+    // `/%61pi/x` is `/api/x` once percent-decoded: with or without
+    // `Expect: 100-continue`, the same handler answers.
+    let app = App::new().post("/api/x", |req| Response::text(format!("x got {}", req.body_str().unwrap())));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    for target in ["/%61pi/x", "/api/./y/../x", "/api/x"] {
+        c.send(
+            format!("POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(c.read(false).status, 100, "{target}");
+        c.send(b"hello");
+        let r = c.read(false);
+        assert_eq!((r.status, r.text().as_str()), (200, "x got hello"), "{target}");
+    }
+    // No such route, even once normalised: an early 404, no 100, no body read.
+    let mut c = srv.connect();
+    c.send(b"POST /%61pi/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!((r.status, r.header("connection")), (404, Some("close")));
+    // A path dispatch would refuse (an encoded slash) is refused early too.
+    let mut c = srv.connect();
+    c.send(b"POST /api%2fx HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(c.read(false).status, 400);
+}
+
+#[test]
+fn headers_take_text_and_bytes_static_or_owned() {
+    let app = App::new().get("/h", |req| {
+        Response::text("h")
+            .with_header("X-Text", "b")
+            .with_header("X-Bytes", b"raw")
+            .with_header("X-Slice", &b"slice"[..])
+            .with_header("X-Vec", vec![b'v'])
+            .with_header(format!("X-{}", req.param("n").unwrap_or("Dyn")), format!("n={}", 7))
+            .with_header(String::from("Bad Name"), "dropped: not a token")
+            .with_header("X-Split", "a\r\nInjected: 1")
+    });
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    c.send(b"GET /h HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = c.read_raw_head();
+    for line in ["X-Text: b", "X-Bytes: raw", "X-Slice: slice", "X-Vec: v", "X-Dyn: n=7"] {
+        assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} in {head}");
+    }
+    assert!(!head.contains("Bad Name") && !head.contains("Injected") && !head.contains("X-Split"), "{head}");
+}
+
+#[test]
+fn app_errors_name_the_route_and_the_reason() {
+    let start = |app: App| {
+        weir::Server::builder(app).shards(1).listen("127.0.0.1:0".parse().unwrap()).start().unwrap_err()
+    };
+    let e = start(App::new().get("/a", |_| Response::text("1")).get("/a", |_| Response::text("2")));
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    let app_error = e.get_ref().and_then(|e| e.downcast_ref::<weir::AppError>()).expect("a typed AppError");
+    assert_eq!(app_error.method(), Some("GET"));
+    assert_eq!(app_error.pattern(), "/a");
+    assert_eq!(app_error.reason(), &weir::RouteError::Duplicate);
+    assert_eq!(e.to_string(), "route GET /a: duplicate route");
+
+    let e = start(App::new().any("/x/*rest/more", weir::inline(|_| Response::text("x"))));
+    let app_error = e.get_ref().and_then(|e| e.downcast_ref::<weir::AppError>()).unwrap();
+    assert_eq!((app_error.method(), app_error.pattern()), (None, "/x/*rest/more"));
+    assert_eq!(app_error.reason(), &weir::RouteError::InvalidPattern);
+    assert!(std::error::Error::source(app_error).is_some(), "the router's error is the source");
+}
+
+/// A writer the test reads back.
+#[derive(Clone, Default)]
+struct SharedSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for SharedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedSink {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+#[test]
+fn the_access_log_is_written_off_the_shard_and_flushed_on_shutdown() {
+    let sink = SharedSink::default();
+    let app = App::new()
+        .middleware(weir::middleware::AccessLog::to_writer(sink.clone()).unwrap())
+        .get("/a", |_| Response::text("a"));
+    let mut srv = TestServer::with_config(app, ServerConfig::default(), 2);
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "a");
+    // A quiet shard's line is written by the logger's periodic sweep.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while sink.lines().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0], serde_json::json!({"method": "GET", "path": "/a", "status": 200, "bytes": 1}));
+    // Many more, then a stop: every line is there once the server has joined.
+    let mut batch = Vec::new();
+    for _ in 0..200 {
+        batch
+            .extend_from_slice(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    c.send(&batch);
+    for _ in 0..200 {
+        assert_eq!(c.read(false).status, 200);
+        assert_eq!(c.read(false).status, 404);
+    }
+    drop(c);
+    srv.stop();
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 401);
+    assert_eq!(lines.iter().filter(|l| l["status"] == 404).count(), 200);
+}
+
+#[test]
+fn a_bind_failure_names_the_operation_and_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let e = weir::Server::builder(App::new()).shards(1).listen(addr).start().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(e.to_string().starts_with(&format!("bind {addr}: ")), "{e}");
+}
+
+#[test]
+fn the_types_in_public_signatures_can_be_named() {
+    // `Response::text` takes `impl Into<TextBody>`; `Body::Stream` holds a `StreamStart`.
+    fn text(body: impl Into<weir::TextBody>) -> Response {
+        Response::text(body)
+    }
+    let start: weir::StreamStart = Box::new(|sink| sink.finish());
+    let (_, _, _) = (text("t"), weir::Body::Stream(start), weir::HeaderValue::from("v"));
+}
+
+#[test]
+fn request_path_is_the_decoded_normalised_path_routing_saw() {
+    let app = App::new().get("/p/*rest", |req| Response::text(req.path().to_string()));
+    let srv = TestServer::start(app);
+    let mut c = srv.connect();
+    for (target, path) in [("/p/%7Euser/./x/../y%20z?q=1", "/p/~user/y z"), ("/p/plain", "/p/plain")] {
+        c.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        assert_eq!(c.read(false).text(), path, "{target}");
+    }
 }

@@ -166,10 +166,7 @@ impl RuntimeBuilder {
             shared,
         };
         for (addr, endpoint) in &self.addrs {
-            let bind = |a| {
-                socket::bind_listener(a, &opts)
-                    .map_err(|e| io::Error::new(e.kind(), format!("bind {a}: {e}")))
-            };
+            let bind = |a| socket::bind_listener(a, &opts);
             let first = bind(*addr)?;
             let actual = first.local_addr()?;
             local_addrs.push(actual);
@@ -221,14 +218,19 @@ impl RuntimeBuilder {
             let factory = factory.clone();
             let info = ShardInfo { id: p.id, shards: handles.clone() };
             let cpu = (!cpus.is_empty()).then(|| cpus[p.id % cpus.len()]);
-            let thread =
-                std::thread::Builder::new().name(format!("weir-shard-{}", p.id)).spawn(move || {
+            let name = format!("weir-shard-{}", p.id);
+            let context = |op: String, e: io::Error| io::Error::new(e.kind(), format!("{op}: {e}"));
+            let thread = std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || {
                     if let Some(cpu) = cpu {
-                        affinity::pin_current_thread(cpu)?;
+                        affinity::pin_current_thread(cpu)
+                            .map_err(|e| context(format!("pin shard {} to CPU {cpu}", p.id), e))?;
                     }
                     let proto = factory(&info);
                     Shard::new(p, proto).run()
-                })?;
+                })
+                .map_err(|e| context(format!("spawn thread {name}"), e))?;
             threads.push(thread);
         }
         Ok(Runtime { handles, threads, local_addrs })

@@ -20,7 +20,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use weir_http::Router;
+use weir_http::{RouteError, Router};
+use weir_reactor::WorkerPool;
 
 use crate::handler::{inline, Handler};
 use crate::middleware::{Chain, Middleware};
@@ -44,6 +45,8 @@ pub(crate) struct CompiledApp {
     /// Routes whose pattern has no parameters, for a fast exact match
     /// before the router walk (see [`CompiledApp::exact`]).
     exact: Vec<ExactRoute>,
+    /// The static-file mounts, to be given the server's worker pool.
+    statics: Vec<Arc<StaticFiles>>,
 }
 
 /// A parameter-free route: its path, its method (`None`: any), the route.
@@ -54,6 +57,14 @@ type ExactRoute = (Box<str>, Option<Box<[u8]>>, Route);
 const EXACT_MAX: usize = 32;
 
 impl CompiledApp {
+    /// Gives every static-file mount the server's worker pool, for
+    /// background compression (see `static_files/compress.rs`).
+    pub(crate) fn attach_pool(&self, pool: &WorkerPool) {
+        for files in &self.statics {
+            files.attach_pool(pool);
+        }
+    }
+
     /// The route for `method` at exactly `path` (raw bytes, already known
     /// not to need normalising), with the pattern's own `&str` — equal to
     /// the path, so the caller needs no UTF-8 check — if a parameter-free
@@ -112,6 +123,7 @@ pub struct Scope {
     middleware: Vec<Arc<dyn Middleware>>,
     routes: Vec<RouteDef>,
     scopes: Vec<Scope>,
+    statics: Vec<Arc<StaticFiles>>,
 }
 
 impl std::fmt::Debug for Scope {
@@ -139,6 +151,7 @@ impl Scope {
             middleware: Vec::new(),
             routes: Vec::new(),
             scopes: Vec::new(),
+            statics: Vec::new(),
         }
     }
 
@@ -191,8 +204,9 @@ impl Scope {
     }
 
     /// Serves files with a configured [`StaticFiles`].
-    pub fn static_files(self, prefix: &str, files: StaticFiles) -> Self {
+    pub fn static_files(mut self, prefix: &str, files: StaticFiles) -> Self {
         let files = Arc::new(files);
+        self.statics.push(files.clone());
         let base = prefix.trim_end_matches('/').to_string();
         let f = files.clone();
         let base2 = base.clone();
@@ -211,8 +225,8 @@ impl Scope {
     pub fn ws(mut self, pattern: &str, route: crate::ws::WsRoute) -> Self {
         let refuse = inline(|_req| {
             Response::error(426)
-                .with_header("Sec-WebSocket-Version", &b"13"[..])
-                .with_header("Upgrade", &b"websocket"[..])
+                .with_header("Sec-WebSocket-Version", "13")
+                .with_header("Upgrade", "websocket")
         });
         self.routes.push(RouteDef {
             method: Some("GET".into()),
@@ -228,7 +242,9 @@ impl Scope {
         outer_prefix: &str,
         outer_chain: &[Arc<dyn Middleware>],
         out: &mut Vec<(RouteDef, Chain)>,
+        statics: &mut Vec<Arc<StaticFiles>>,
     ) {
+        statics.extend(self.statics);
         let prefix = format!("{outer_prefix}{}", self.prefix);
         let mut chain: Vec<Arc<dyn Middleware>> = outer_chain.to_vec();
         chain.extend(self.middleware);
@@ -242,7 +258,7 @@ impl Scope {
             out.push((r, shared.clone()));
         }
         for s in self.scopes {
-            s.flatten(&prefix, &chain, out);
+            s.flatten(&prefix, &chain, out, statics);
         }
     }
 }
@@ -331,12 +347,13 @@ impl App {
     ///
     /// # Errors
     ///
-    /// An invalid or duplicate route pattern, with the pattern named.
-    pub(crate) fn compile(self) -> Result<CompiledApp, String> {
+    /// [`AppError`]: an invalid or duplicate route, with the route named.
+    pub(crate) fn compile(self) -> Result<CompiledApp, AppError> {
         let global: Chain = self.root.middleware.clone().into();
         let mut defs = Vec::new();
         let root = Scope { middleware: Vec::new(), ..self.root };
-        root.flatten("", &global, &mut defs);
+        let mut statics = Vec::new();
+        root.flatten("", &global, &mut defs, &mut statics);
         let mut router = Router::new();
         let mut exact = Vec::new();
         for (def, chain) in defs {
@@ -349,14 +366,68 @@ impl App {
                 Some(m) => router.insert(m, &def.pattern, route),
                 None => router.insert_any(&def.pattern, route),
             };
-            res.map_err(|e| format!("route {} {}: {e}", def.method.as_deref().unwrap_or("*"), def.pattern))?;
+            res.map_err(|reason| AppError { method: def.method, pattern: def.pattern, reason })?;
         }
         if exact.len() > EXACT_MAX {
             exact.clear();
         }
         // A method-specific route must win over an any-method one (as in the router).
         exact.sort_by_key(|(_, m, _)| m.is_none());
-        Ok(CompiledApp { router, global, exact })
+        Ok(CompiledApp { router, global, exact, statics })
+    }
+}
+
+/// Why an [`App`] could not be compiled: the route (method and full
+/// pattern, scope prefixes included) and the router's reason.
+///
+/// [`ServerBuilder::start`](crate::ServerBuilder::start) returns it inside
+/// an `io::Error` of kind `InvalidInput`; `get_ref()` and `downcast_ref`
+/// recover it.
+///
+/// ```
+/// use weir_server::{App, AppError, Response, RouteError, Server};
+///
+/// let app = App::new().get("/a", |_| Response::text("1")).get("/a", |_| Response::text("2"));
+/// let err = Server::builder(app).listen("127.0.0.1:0".parse()?).start().unwrap_err();
+/// let app_err = err.get_ref().and_then(|e| e.downcast_ref::<AppError>()).unwrap();
+/// assert_eq!(app_err.reason(), &RouteError::Duplicate);
+/// assert_eq!(err.to_string(), "route GET /a: duplicate route");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppError {
+    method: Option<String>,
+    pattern: String,
+    reason: RouteError,
+}
+
+impl AppError {
+    /// The route's method; `None` for a route of every method ([`App::any`]).
+    pub fn method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+
+    /// The route's full pattern, scope prefixes included.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Why the router refused it (duplicate, invalid pattern, ...).
+    pub fn reason(&self) -> &RouteError {
+        &self.reason
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = self.method.as_deref().unwrap_or("*");
+        write!(f, "route {method} {}: {}", self.pattern, self.reason)
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.reason)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::stats::StatsRegistry;
 use crate::ws::{Echo, WsRoute};
 
 /// The most bytes `POST /write` stores.
-pub const NOTE_MAX: usize = 1024;
+pub(crate) const NOTE_MAX: usize = 1024;
 
 /// Which built-in endpoints to serve.
 #[derive(Debug, Clone, Copy)]

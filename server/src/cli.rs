@@ -93,7 +93,7 @@ pub fn run() -> std::io::Result<()> {
     let stats = Arc::new(StatsRegistry::new(shards));
     let mut app = builtins.install(App::new(), stats.clone());
     if matches!(cli.log_level.as_str(), "info" | "debug" | "trace") {
-        app = app.middleware(crate::middleware::AccessLog);
+        app = app.middleware(crate::middleware::AccessLog::stdout()?);
     }
     let root = cli.root.clone().or_else(|| {
         let default = PathBuf::from("public");

@@ -22,6 +22,19 @@
 //! meaning in HTTP (RFC 9110 §5.3, except among fields of the same name), so
 //! the framing field comes last: that lets the digits and the blank line be
 //! written together.
+//!
+//! # The server owns framing
+//!
+//! How a response is framed — `Content-Length`, `Transfer-Encoding`, and
+//! whether the connection stays open — is decided here from the body and
+//! the connection's state, never by a handler: a second `Content-Length`,
+//! or `Transfer-Encoding` beside `Content-Length`, is exactly the response
+//! a proxy in front of us can desync on (RFC 9112 §6.3). So
+//! [`Response::add_header`](crate::Response::add_header) does not store
+//! those fields (a handler's `Connection: close` becomes `with_close()`),
+//! and [`HeadEncoder::encode`] skips them again ([`server_owned`]), so that
+//! no path — a response built in the crate, a future one — can emit a
+//! second framing header.
 
 use weir_http::{encode_header, encode_status_line, DateCache};
 
@@ -109,8 +122,9 @@ impl HeadEncoder {
 
     /// Appends a complete response head to `out`: status line, connection
     /// header, content type, `Date`, `headers` (a value with CR, LF or NUL,
-    /// or an invalid name, is dropped: it could split the response), framing,
-    /// and the blank line.
+    /// or an invalid name, is dropped: it could split the response; a
+    /// [`server_owned`] field is dropped: `conn` and `framing` decide those),
+    /// framing, and the blank line.
     pub(crate) fn encode<'h>(
         &mut self,
         out: &mut Vec<u8>,
@@ -131,7 +145,9 @@ impl HeadEncoder {
             _ => {
                 out.extend_from_slice(&slot.bytes[..slot.date_at + DATE_LINE]);
                 for (name, value) in headers {
-                    let _ = encode_header(out, name.as_bytes(), value);
+                    if !server_owned(name.as_bytes()) {
+                        let _ = encode_header(out, name.as_bytes(), value);
+                    }
                 }
                 match framing {
                     Framing::Length(n) => {
@@ -205,6 +221,19 @@ impl HeadEncoder {
     }
 }
 
+/// True for the fields the server writes itself and a handler may not:
+/// `Content-Length`, `Transfer-Encoding`, `Connection` (any case). The
+/// length is checked first, so most names cost one compare.
+#[inline]
+pub(crate) fn server_owned(name: &[u8]) -> bool {
+    match name.len() {
+        10 => name.eq_ignore_ascii_case(b"connection"),
+        14 => name.eq_ignore_ascii_case(b"content-length"),
+        17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        _ => false,
+    }
+}
+
 /// The decimal digits of `n`, then `\r\n\r\n`, and how many bytes that is.
 fn decimal_and_end(n: u64) -> ([u8; 24], usize) {
     let mut digits = [0; 20];
@@ -264,6 +293,35 @@ mod tests {
         assert!(!chunked.contains("Content-Type"));
         let none = head(&mut e, 304, None, ConnHeader::None, Framing::None);
         assert!(none.ends_with("GMT\r\n\r\n") && !none.contains("Content-Length"));
+    }
+
+    #[test]
+    fn server_owned_fields_are_never_written_from_headers() {
+        let mut date = DateCache::new();
+        date.update(0);
+        let mut e = HeadEncoder::new(&date);
+        let headers = [
+            ("content-length", &b"99"[..]),
+            ("Transfer-Encoding", &b"chunked"[..]),
+            ("CONNECTION", &b"keep-alive"[..]),
+            ("X-Kept", &b"yes"[..]),
+        ];
+        for framing in [Framing::Length(5), Framing::Chunked, Framing::None] {
+            let mut out = Vec::new();
+            e.encode(&mut out, 200, None, ConnHeader::Close, headers.iter().copied(), framing);
+            let s = String::from_utf8(out).unwrap().to_ascii_lowercase();
+            let count = |name: &str| s.lines().filter(|l| l.starts_with(name)).count();
+            assert_eq!(count("content-length:"), usize::from(matches!(framing, Framing::Length(_))), "{s}");
+            assert_eq!(count("transfer-encoding:"), usize::from(matches!(framing, Framing::Chunked)), "{s}");
+            assert_eq!(count("connection:"), 1, "{s}");
+            assert!(s.contains("\r\nconnection: close\r\n") && s.contains("\r\nx-kept: yes\r\n"), "{s}");
+        }
+        for name in ["Content-Length", "transfer-encoding", "Connection"] {
+            assert!(server_owned(name.as_bytes()), "{name}");
+        }
+        for name in ["Content-Type", "Content-Lengths", "Transfer-Encodinx", "Connectio", "Keep-Alive"] {
+            assert!(!server_owned(name.as_bytes()), "{name}");
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Every type in a public signature can be named from outside.
+#![warn(unnameable_types)]
 
 mod app;
 pub mod bench;
@@ -39,6 +41,8 @@ mod config;
 mod conn;
 pub mod handler;
 mod head;
+mod header;
+mod log;
 pub mod middleware;
 mod msg;
 mod request;
@@ -48,14 +52,15 @@ mod static_files;
 mod stats;
 pub mod ws;
 
-pub use app::{App, Scope};
-pub use builtins::{Builtins, NOTE_MAX};
+pub use app::{App, AppError, Scope};
+pub use builtins::Builtins;
 pub use config::ServerConfig;
 pub use handler::{deferred, inline, workers, Handler, Responder};
+pub use header::{HeaderName, HeaderValue};
 pub use middleware::Middleware;
 pub use request::{OwnedRequest, Params, Request};
-pub use response::{Body, BodySink, Part, Response, SinkError};
+pub use response::{Body, BodySink, Part, Response, SinkError, StreamStart, TextBody};
 pub use server::{block_shutdown_signals, Server, ServerBuilder};
 pub use static_files::{content_type, parse_http_date, StaticFiles};
 pub use stats::{HttpStats, StatsRegistry};
-pub use weir_http::{Limits, Method};
+pub use weir_http::{Limits, Method, RouteError};

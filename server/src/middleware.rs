@@ -20,7 +20,7 @@
 //!
 //! impl Middleware for Version {
 //!     fn after(&self, _req: &Request<'_>, resp: &mut Response) {
-//!         resp.add_header("X-App-Version", self.0.as_bytes());
+//!         resp.add_header("X-App-Version", self.0);
 //!     }
 //! }
 //! ```
@@ -28,6 +28,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use crate::log::{LogConfig, Logger};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -119,10 +120,10 @@ impl Middleware for Cors {
         Some(
             Response::new(204)
                 .with_header("Access-Control-Allow-Origin", allow)
-                .with_header("Access-Control-Allow-Methods", self.methods.as_bytes())
-                .with_header("Access-Control-Allow-Headers", self.headers.as_bytes())
-                .with_header("Access-Control-Max-Age", self.max_age.to_string().into_bytes())
-                .with_header("Vary", &b"Origin"[..]),
+                .with_header("Access-Control-Allow-Methods", self.methods)
+                .with_header("Access-Control-Allow-Headers", self.headers)
+                .with_header("Access-Control-Max-Age", self.max_age.to_string())
+                .with_header("Vary", "Origin"),
         )
     }
 
@@ -131,7 +132,7 @@ impl Middleware for Cors {
             if resp.header("access-control-allow-origin").is_none() {
                 resp.add_header("Access-Control-Allow-Origin", allow);
                 if !self.origins.is_empty() {
-                    resp.add_header("Vary", &b"Origin"[..]);
+                    resp.add_header("Vary", "Origin");
                 }
             }
         }
@@ -167,16 +168,13 @@ impl Default for SecurityHeaders {
 impl Middleware for SecurityHeaders {
     fn after(&self, _req: &Request<'_>, resp: &mut Response) {
         if let Some(age) = self.hsts_max_age {
-            resp.add_header(
-                "Strict-Transport-Security",
-                format!("max-age={age}; includeSubDomains").into_bytes(),
-            );
+            resp.add_header("Strict-Transport-Security", format!("max-age={age}; includeSubDomains"));
         }
         if resp.header("x-content-type-options").is_none() {
-            resp.add_header("X-Content-Type-Options", &b"nosniff"[..]);
+            resp.add_header("X-Content-Type-Options", "nosniff");
         }
-        resp.add_header("X-Frame-Options", &b"DENY"[..]);
-        resp.add_header("Referrer-Policy", &b"no-referrer"[..]);
+        resp.add_header("X-Frame-Options", "DENY");
+        resp.add_header("Referrer-Policy", "no-referrer");
     }
 }
 
@@ -208,25 +206,80 @@ impl Middleware for BearerAuth {
         if ok {
             None
         } else {
-            Some(Response::error(401).with_header("WWW-Authenticate", &b"Bearer"[..]))
+            Some(Response::error(401).with_header("WWW-Authenticate", "Bearer"))
         }
     }
 }
 
-/// A JSON-lines access log on standard output: one line per response.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AccessLog;
+/// A JSON-lines access log: one line per response, written by its own
+/// thread so that a slow terminal or pipe never stalls a shard.
+///
+/// Each line is appended to a buffer of the thread that answered; a
+/// logger thread writes the buffers in batches, at least every 100 ms and
+/// when the log is dropped (when the server that owns the app stops). If
+/// the writer falls behind by more than about 1 MiB, lines are dropped and
+/// counted ([`AccessLog::dropped`]) rather than queued without end or
+/// waited for. Clones share one logger.
+///
+/// ```
+/// use weir_server::{middleware::AccessLog, App, Response};
+///
+/// let app = App::new().middleware(AccessLog::stdout()?).get("/", |_| Response::text("hi"));
+/// # let _ = app;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    logger: Logger,
+}
+
+impl AccessLog {
+    /// Logs to standard output.
+    ///
+    /// # Errors
+    ///
+    /// The logger thread could not be started.
+    pub fn stdout() -> std::io::Result<AccessLog> {
+        AccessLog::to_writer(std::io::stdout())
+    }
+
+    /// Logs to `out` (a file, a pipe, a buffer in a test).
+    ///
+    /// # Errors
+    ///
+    /// The logger thread could not be started.
+    pub fn to_writer(out: impl Write + Send + 'static) -> std::io::Result<AccessLog> {
+        Ok(AccessLog { logger: Logger::new("weir-access-log", Box::new(out), LogConfig::default())? })
+    }
+
+    /// Lines dropped so far because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.logger.dropped()
+    }
+}
+
+/// One access-log line.
+#[derive(serde::Serialize)]
+struct AccessLine<'a> {
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    /// `null` for a streamed body.
+    bytes: Option<u64>,
+}
 
 impl Middleware for AccessLog {
     fn after(&self, req: &Request<'_>, resp: &mut Response) {
-        let line = serde_json::json!({
-            "method": req.method_str(),
-            "path": req.path(),
-            "status": resp.status(),
-            "bytes": resp.body().len(),
+        let line = AccessLine {
+            method: req.method_str(),
+            path: req.path(),
+            status: resp.status(),
+            bytes: resp.body().len(),
+        };
+        // Serialising plain fields into a Vec cannot fail.
+        self.logger.write_line(|out| {
+            let _ = serde_json::to_writer(out, &line);
         });
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
     }
 }
 

@@ -89,7 +89,12 @@ impl<'a> Request<'a> {
         std::str::from_utf8(self.head.method_bytes(self.buf)).unwrap_or("")
     }
 
-    /// The path of the target, as sent (percent-encoded), without the query.
+    /// The path the request was routed on, without the query:
+    /// percent-decoded once, with `.` and `..` segments resolved and `//`
+    /// collapsed ([`weir_http::normalize_path`]), so that `/%61dmin` and
+    /// `/x/../admin` are `/admin` to routes and middleware alike. Do not
+    /// decode it again (`%25` would become a new escape); the target
+    /// exactly as sent is [`Request::target`].
     pub fn path(&self) -> &'a str {
         self.path
     }

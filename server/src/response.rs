@@ -10,6 +10,8 @@
 use std::fs::File;
 use std::sync::Arc;
 
+use crate::header::{HeaderName, HeaderValue};
+
 /// Where a [`BodySink`] delivers: the connection's shard (see `crate::msg`).
 pub(crate) trait StreamOut: Send + std::fmt::Debug {
     /// One chunk, on the shard's bounded data lane.
@@ -197,15 +199,12 @@ impl Body {
     }
 }
 
-/// A header value: borrowed forever, or owned.
-pub type HeaderValue = std::borrow::Cow<'static, [u8]>;
-
 /// An HTTP response.
 #[derive(Debug)]
 pub struct Response {
     pub(crate) status: u16,
     pub(crate) content_type: Option<&'static str>,
-    pub(crate) headers: Vec<(&'static str, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Body,
     pub(crate) close: bool,
 }
@@ -253,7 +252,7 @@ impl Response {
 
     /// Server-sent events: a `text/event-stream` stream, not cached.
     pub fn sse(start: impl FnOnce(BodySink) + Send + 'static) -> Response {
-        Response::stream("text/event-stream", start).with_header("Cache-Control", &b"no-cache"[..])
+        Response::stream("text/event-stream", start).with_header("Cache-Control", "no-cache")
     }
 
     /// Sets the status.
@@ -268,10 +267,26 @@ impl Response {
         self
     }
 
-    /// Adds a header. Values that are not valid header text are dropped
-    /// when the response is encoded (they could otherwise split it).
-    pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderValue>) -> Response {
-        self.headers.push((name, value.into()));
+    /// Adds a header. Names are `&'static str` (no allocation) or `String`;
+    /// values are text or bytes, `'static` or owned (see [`HeaderValue`]).
+    /// A name that is not a token, or a value with CR, LF or NUL, is
+    /// dropped when the response is encoded (it could split the response).
+    ///
+    /// # Fields the server owns
+    ///
+    /// The body decides how the response is framed, so a handler cannot
+    /// contradict it (two `Content-Length`s, or `Transfer-Encoding` beside
+    /// `Content-Length`, is a response a proxy can desync on). These names,
+    /// in any case, are not stored, so [`Response::header`] does not report
+    /// them either:
+    ///
+    /// * `Content-Length` and `Transfer-Encoding`: dropped; the server
+    ///   writes the framing the body needs.
+    /// * `Connection`: dropped, and the server decides keep-alive; but a
+    ///   value whose token list holds `close` (any case, e.g.
+    ///   `keep-alive, Close`) becomes [`Response::with_close`].
+    pub fn with_header(mut self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) -> Response {
+        self.add_header(name, value);
         self
     }
 
@@ -298,9 +313,17 @@ impl Response {
         self.status
     }
 
-    /// Adds a header in place.
-    pub fn add_header(&mut self, name: &'static str, value: impl Into<HeaderValue>) {
-        self.headers.push((name, value.into()));
+    /// Adds a header in place; `Content-Length`, `Transfer-Encoding` and
+    /// `Connection` are the server's, as for [`Response::with_header`].
+    pub fn add_header(&mut self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) {
+        let (name, value) = (name.into(), value.into());
+        if crate::head::server_owned(name.as_str().as_bytes()) {
+            if name.as_str().eq_ignore_ascii_case("connection") && has_close_token(value.as_bytes()) {
+                self.close = true;
+            }
+            return;
+        }
+        self.headers.push((name, value));
     }
 
     /// The first header named `name` (case-insensitive), if set.
@@ -310,13 +333,19 @@ impl Response {
                 return Some(ct.as_bytes());
             }
         }
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
+        self.headers.iter().find(|(n, _)| n.as_str().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes())
     }
 
     /// The body.
     pub fn body(&self) -> &Body {
         &self.body
     }
+}
+
+/// True when a `Connection` value's token list holds `close` (RFC 9110
+/// §7.6.1: `Connection = #connection-option`, tokens are case-insensitive).
+fn has_close_token(value: &[u8]) -> bool {
+    value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// Text for [`Response::text`] and [`Response::html`]: static or owned.
@@ -338,5 +367,35 @@ impl From<String> for TextBody {
 impl From<Vec<u8>> for TextBody {
     fn from(v: Vec<u8>) -> TextBody {
         TextBody(Body::Bytes(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_and_connection_headers_are_the_servers() {
+        for name in ["Content-Length", "content-length", "Transfer-Encoding", "TRANSFER-ENCODING"] {
+            let r = Response::text("hello").with_header(name, "7");
+            assert_eq!(r.header(name), None, "{name} is not stored");
+            assert!(r.headers.is_empty() && !r.close, "{name}");
+        }
+        for (value, close) in [
+            (&b"close"[..], true),
+            (b"Keep-Alive, CLOSE", true),
+            (b" close ,upgrade", true),
+            (b"keep-alive", false),
+            (b"closed", false),
+            (b"", false),
+        ] {
+            let mut r = Response::new(200);
+            r.add_header("Connection", value);
+            assert_eq!(r.header("connection"), None);
+            assert!(r.headers.is_empty());
+            assert_eq!(r.close, close, "{}", String::from_utf8_lossy(value));
+        }
+        let r = Response::new(200).with_header("X-Other", "v");
+        assert_eq!(r.header("x-other"), Some(&b"v"[..]));
     }
 }

@@ -152,7 +152,7 @@ impl ServerBuilder {
     ///
     /// # Errors
     ///
-    /// Invalid routes, or binding failures.
+    /// Invalid routes (an [`AppError`](crate::AppError) inside an `InvalidInput` error), or binding failures.
     pub fn start(self) -> io::Result<Server> {
         let ServerBuilder { app, config, shards, addrs, listeners, stats } = self;
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -168,6 +168,7 @@ impl ServerBuilder {
         };
         let pubsub = Arc::new(PubSub::default());
         let pool = WorkerPool::new(config.worker_threads, config.worker_queue);
+        app.attach_pool(&pool);
         let grace = config.shutdown_grace;
         let mut rt = Runtime::builder().shards(shards).configure(|c| {
             c.max_connections = config.max_connections_per_shard;

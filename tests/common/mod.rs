@@ -133,6 +133,22 @@ impl Client {
         Some(resp)
     }
 
+    /// Reads one response head exactly as sent, up to and including the
+    /// blank line (for tests that check every header line).
+    pub fn read_raw_head(&mut self) -> String {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if self.r.read_line(&mut line).expect("a head line") == 0 {
+                panic!("connection closed inside a head: {head:?}");
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                return head;
+            }
+        }
+    }
+
     /// True when the server closed the connection (EOF with no more bytes).
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];

@@ -48,6 +48,12 @@ fn tcp_socket(addr: &SocketAddr) -> io::Result<(OwnedFd, libc::c_int)> {
 }
 
 /// Creates a non-blocking, close-on-exec TCP listener bound to `addr`.
+///
+/// # Errors
+///
+/// As `socket(2)`, `setsockopt(2)`, `bind(2)`, `listen(2)`; a failed
+/// `bind` or `listen` names itself and the address in the message
+/// (`bind 127.0.0.1:8080: Address already in use (os error 98)`).
 pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
     let (fd, domain) = tcp_socket(&addr)?;
 
@@ -62,11 +68,18 @@ pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLi
     let (storage, len) = sockaddr_from(&addr);
     // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of
     // exactly `len` bytes; the fd is owned and open.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) })?;
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) })
+        .map_err(|e| with_context(e, "bind", addr))?;
     let backlog = opts.backlog.min(libc::c_int::MAX as u32) as libc::c_int;
     // SAFETY: no pointers; the fd is owned and open.
-    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map_err(|e| with_context(e, "listen", addr))?;
     Ok(TcpListener::from(fd))
+}
+
+/// `e` with the operation and the address in its message (`bind
+/// 127.0.0.1:8080: Address already in use (os error 98)`), its kind kept.
+fn with_context(e: io::Error, op: &str, addr: SocketAddr) -> io::Error {
+    io::Error::new(e.kind(), format!("{op} {addr}: {e}"))
 }
 
 fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {

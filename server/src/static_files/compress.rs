@@ -21,8 +21,12 @@
 //! * Any coding with `q > 0` is acceptable; of `br` and `gzip`, the higher
 //!   `q` wins, `br` on a tie. `identity` stays acceptable (we never answer 406).
 //! * Files held in memory (small ones) are compressed on the spot, once.
-//!   Larger ones (up to a limit) are compressed by a background thread,
-//!   never on the event loop; identity is served until the result is ready.
+//!   Larger ones (up to a limit) are compressed on the server's worker
+//!   pool, never on the event loop; identity is served until the result is
+//!   ready. When the pool's queue is full (or there is no pool: a
+//!   [`StaticFiles`](crate::StaticFiles) used outside a server), identity
+//!   is served and a later request tries again; nothing waits, and no
+//!   thread is spawned.
 //! * A result that saves less than 10 % is thrown away (recorded as "not
 //!   worth it", so the file is not compressed again).
 
@@ -33,6 +37,8 @@ use std::sync::Arc;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
+
+use weir_reactor::WorkerPool;
 
 use super::cache::{Entry, Stat};
 
@@ -121,16 +127,39 @@ pub(crate) fn gzip(data: &[u8]) -> Option<Vec<u8>> {
     (out.len() < data.len() - data.len() / 10).then_some(out)
 }
 
-/// Background compressions running in this process: a bound on threads
-/// and on memory held by half-built bodies.
+/// Background compressions queued or running in this process: a bound on
+/// the workers they take from handlers and on the memory held by
+/// half-built bodies.
 static JOBS: AtomicUsize = AtomicUsize::new(0);
 const MAX_JOBS: usize = 2;
 
-/// The cached gzip body of `entry`, starting its compression if needed.
+/// One of the [`MAX_JOBS`] places, given back when dropped (also if the
+/// job panics, or is dropped unrun by a pool that shuts down).
+struct JobPlace;
+
+impl JobPlace {
+    fn take() -> Option<JobPlace> {
+        if JOBS.fetch_add(1, Ordering::AcqRel) >= MAX_JOBS {
+            JOBS.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(JobPlace)
+    }
+}
+
+impl Drop for JobPlace {
+    fn drop(&mut self) {
+        JOBS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The cached gzip body of `entry`, starting its compression on `pool` if
+/// needed.
 ///
 /// Returns `None` while the body is not ready (serve identity meanwhile),
-/// or when gzip is not worth it for this file.
-pub(crate) fn cached_gzip(entry: &Arc<Entry>) -> Option<Arc<[u8]>> {
+/// when gzip is not worth it for this file, or when the work cannot start
+/// now (no pool, pool full, [`MAX_JOBS`] running: a later request retries).
+pub(crate) fn cached_gzip(entry: &Arc<Entry>, pool: Option<&WorkerPool>) -> Option<Arc<[u8]>> {
     if let Some(done) = entry.gzip.get() {
         return done.clone();
     }
@@ -138,23 +167,24 @@ pub(crate) fn cached_gzip(entry: &Arc<Entry>) -> Option<Arc<[u8]>> {
         // In memory and small: compressing costs well under a millisecond.
         return entry.gzip.get_or_init(|| store(entry, gzip(content))).clone();
     }
+    let pool = pool?;
     if entry.gzip_started.swap(true, Ordering::AcqRel) {
         return None;
     }
-    if JOBS.fetch_add(1, Ordering::AcqRel) >= MAX_JOBS {
+    let Some(place) = JobPlace::take() else {
         // Busy: let a later request try again.
-        JOBS.fetch_sub(1, Ordering::AcqRel);
         entry.gzip_started.store(false, Ordering::Release);
         return None;
-    }
+    };
     let job = entry.clone();
-    let spawned = std::thread::Builder::new().name("weir-gzip".into()).spawn(move || {
+    let queued = pool.try_execute(move || {
+        let _place = place;
         let body = read_whole(&job).and_then(|data| gzip(&data));
         let _ = job.gzip.set(store(&job, body));
-        JOBS.fetch_sub(1, Ordering::AcqRel);
     });
-    if spawned.is_err() {
-        JOBS.fetch_sub(1, Ordering::AcqRel);
+    if queued.is_err() {
+        // The pool is full (its job, and the place in it, are dropped):
+        // identity now, a later request tries again.
         entry.gzip_started.store(false, Ordering::Release);
     }
     None

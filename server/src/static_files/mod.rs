@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! GET /css/site.css
-//!   │ strip the route prefix, percent-decode, resolve dot segments   (weir_http::normalize_path)
+//!   │ the routed path (decoded, dot segments resolved by dispatch:    weir_http::normalize_path)
+//!   │ strip the route prefix, check it is still normal                400
 //!   │ refuse hidden segments (.git, .env) unless allowed               404
 //!   ▼
 //! open-file cache ── hit, fresh ──────────────────────────────┐       (cache.rs)
@@ -28,9 +29,13 @@
 //!
 //! No request can name a file outside the root:
 //!
-//! * [`weir_http::normalize_path`] percent-decodes once and resolves `.`
-//!   and `..` (also `%2e%2e`) without ever climbing above `/`; it refuses
-//!   an encoded `/` (`%2f`), a backslash, NUL and control bytes (400).
+//! * Dispatch routes on the result of [`weir_http::normalize_path`]
+//!   ([`Request::path`]), which percent-decodes once and resolves `.` and
+//!   `..` (also `%2e%2e`) without ever climbing above `/`; it refuses an
+//!   encoded `/` (`%2f`), a backslash, NUL and control bytes (400). This
+//!   module serves that path as it is (a second decoding would turn `%25`
+//!   into a new escape), after checking its invariants again
+//!   ([`is_normalized`]).
 //! * Segments starting with `.` (`.git`, `.env`, `.htpasswd`) are 404
 //!   unless [`StaticFiles::allow_hidden`].
 //! * Symlinks are followed by `open`, then the *opened* file's real path —
@@ -60,13 +65,14 @@ mod mime;
 mod range;
 
 use std::fs::{File, Metadata, OpenOptions};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use weir_http::normalize_path;
+use weir_reactor::WorkerPool;
 
 use self::cache::{sibling, Entry, EntryParts, FileCache, Variant};
 use self::compress::Accepted;
@@ -125,6 +131,9 @@ pub struct StaticFiles {
     gzip_max: u64,
     small_file_max: u64,
     cache: Arc<FileCache>,
+    /// The server's worker pool, for compressing large files off the shard;
+    /// given at server start ([`StaticFiles::attach_pool`]).
+    pool: OnceLock<WorkerPool>,
 }
 
 impl StaticFiles {
@@ -150,6 +159,7 @@ impl StaticFiles {
                 defaults::CACHE_BYTES,
                 Duration::from_millis(defaults::REVALIDATE_MS),
             )),
+            pool: OnceLock::new(),
         }
     }
 
@@ -231,6 +241,13 @@ impl StaticFiles {
         &self.root
     }
 
+    /// Compress large files on `pool` (the server calls this at start with
+    /// its worker pool; the first pool given stays). Without a pool, only
+    /// files small enough to be held in memory are gzipped on the fly.
+    pub(crate) fn attach_pool(&self, pool: &WorkerPool) {
+        let _ = self.pool.set(pool.clone());
+    }
+
     /// Answers `req`, whose path starts with `prefix` (already matched by the router).
     pub fn serve(&self, req: &Request<'_>, prefix: &str) -> Response {
         let rel = req.path().strip_prefix(prefix).unwrap_or("");
@@ -238,25 +255,29 @@ impl StaticFiles {
             // `/static` for a mount at `/static`: the directory itself.
             return redirect(prefix, "/", req.query());
         }
-        let key = match normalize_path(rel.as_bytes()) {
-            Ok(p) => p,
-            Err(_) => return Response::error(400),
-        };
+        // The path is already decoded and normalised (`Request::path`):
+        // decoding it again would turn `%25` into a new escape. Its
+        // invariants are checked again here, the last line of defence
+        // before a path meets the file system.
+        if !is_normalized(rel) {
+            return Response::error(400);
+        }
+        let key = rel;
         if !self.allow_hidden && key.split('/').any(|s| s.starts_with('.')) {
             return Response::error(404);
         }
-        let entry = match self.cache.get(&key) {
+        let entry = match self.cache.get(key) {
             Some(e) => e,
-            None => match self.open(&key) {
+            None => match self.open(key) {
                 Ok(Opened::File(parts)) => {
                     let entry =
                         Arc::new(Entry::new(*parts, Some(self.cache.budget.clone()), self.cache.now_ms()));
-                    self.cache.insert(&key, entry.clone());
+                    self.cache.insert(key, entry.clone());
                     entry
                 }
                 Ok(Opened::Redirect) => return redirect(prefix, &format!("{key}/"), req.query()),
-                Ok(Opened::Listing(dir)) => return self.listing_response(&dir, prefix, &key),
-                Err(status) => return Response::error(status),
+                Ok(Opened::Listing(dir)) => return self.listing_response(&dir, prefix, key),
+                Err(status) => return error_response(status),
             },
         };
         self.respond(req, &entry)
@@ -278,6 +299,8 @@ impl StaticFiles {
             let index = path.join(&self.index);
             match open_nonblocking(&index) {
                 Ok((f, m)) if m.is_file() && self.inside_root(&f, &index) => (f, m, index),
+                // Out of descriptors (or worse) is no reason to list the directory.
+                Err(status) if status >= 500 => return Err(status),
                 _ if self.listing => return Ok(Opened::Listing(path)),
                 _ => return Err(404),
             }
@@ -296,11 +319,14 @@ impl StaticFiles {
         if probed_siblings {
             for (ext, slot) in [(".br", &mut br), (".gz", &mut gz)] {
                 let p = sibling(&path, ext);
-                if let Ok((f, m)) = open_nonblocking(&p) {
-                    if m.is_file() && self.inside_root(&f, &p) {
+                match open_nonblocking(&p) {
+                    Ok((f, m)) if m.is_file() && self.inside_root(&f, &p) => {
                         let suffix = if ext == ".br" { "-br" } else { "-gz" };
                         *slot = Some(self.with_content(Variant::new(f, &m, suffix, None), &mut charged));
                     }
+                    // Not "no sibling": the entry would be cached without it.
+                    Err(status) if status >= 500 => return Err(status),
+                    _ => {}
                 }
             }
         }
@@ -365,9 +391,9 @@ impl StaticFiles {
         let url = format!("{prefix}{key}");
         match listing::render(dir, &url, self.allow_hidden) {
             Ok(html) => Response::html(html)
-                .with_header("X-Content-Type-Options", &b"nosniff"[..])
-                .with_header("Cache-Control", &b"no-cache"[..]),
-            Err(_) => Response::error(404),
+                .with_header("X-Content-Type-Options", "nosniff")
+                .with_header("Cache-Control", "no-cache"),
+            Err(e) => error_response(fs_failure("read directory", dir, &e)),
         }
     }
 
@@ -393,21 +419,20 @@ impl StaticFiles {
                 Outcome::Failed => return Response::error(412),
                 Outcome::NotModified => {
                     // §15.4.5: the 304 carries ETag, Cache-Control and Vary
-                    // (and Last-Modified, which helps caches). Its body is
-                    // never sent; giving it the 200's length makes the
-                    // server's Content-Length equal to what a 200 would
-                    // carry — the one value §8.6 allows on a 304.
-                    return with_validators(Response::new(304), entry, &rep).with_body(rep.body());
+                    // (and Last-Modified, which helps caches). No body and
+                    // no Content-Length: §8.6 would allow the 200's length,
+                    // but common clients then wait for that many bytes.
+                    return with_validators(Response::new(304), entry, &rep);
                 }
             }
         }
 
         let mut resp = with_validators(Response::new(200), entry, &rep)
             .with_content_type(entry.mime.content_type)
-            .with_header("Accept-Ranges", &b"bytes"[..])
-            .with_header("X-Content-Type-Options", &b"nosniff"[..]);
+            .with_header("Accept-Ranges", "bytes")
+            .with_header("X-Content-Type-Options", "nosniff");
         if let Some(coding) = rep.coding {
-            resp.add_header("Content-Encoding", coding.as_bytes());
+            resp.add_header("Content-Encoding", coding);
         }
         let Some(range) = range else {
             return resp.with_body(rep.body());
@@ -426,8 +451,8 @@ impl StaticFiles {
                 // §15.5.17: "the server SHOULD generate a Content-Range header
                 // field specifying the current length of the selected representation".
                 Response::error(416)
-                    .with_header("Content-Range", format!("bytes */{len}").into_bytes())
-                    .with_header("Accept-Ranges", &b"bytes"[..])
+                    .with_header("Content-Range", format!("bytes */{len}"))
+                    .with_header("Accept-Ranges", "bytes")
             }
             RangeDecision::Partial(ranges) if ranges.len() == 1 => {
                 let r = ranges[0];
@@ -446,10 +471,7 @@ impl StaticFiles {
                 // it goes in as a plain header instead of `with_content_type`.
                 resp.content_type = None;
                 resp.with_status(206)
-                    .with_header(
-                        "Content-Type",
-                        format!("multipart/byteranges; boundary={boundary}").into_bytes(),
-                    )
+                    .with_header("Content-Type", format!("multipart/byteranges; boundary={boundary}"))
                     .with_body(Body::Parts(parts))
             }
         }
@@ -468,7 +490,7 @@ impl StaticFiles {
                 return Rep::variant(v, Some("gzip"));
             }
             if entry.gzip_eligible {
-                if let Some(body) = compress::cached_gzip(entry) {
+                if let Some(body) = compress::cached_gzip(entry, self.pool.get()) {
                     let v = &entry.identity;
                     return Rep {
                         etag: &entry.gzip_etag,
@@ -548,7 +570,7 @@ fn with_validators(resp: Response, entry: &Entry, rep: &Rep<'_>) -> Response {
         resp.add_header("Cache-Control", cc.to_vec());
     }
     if entry.vary {
-        resp.add_header("Vary", &b"Accept-Encoding"[..]);
+        resp.add_header("Vary", "Accept-Encoding");
     }
     resp
 }
@@ -560,20 +582,130 @@ fn redirect(prefix: &str, path: &str, query: Option<&str>) -> Response {
         loc.push('?');
         loc.push_str(q);
     }
-    Response::error(301).with_header("Location", loc.into_bytes())
+    Response::error(301).with_header("Location", loc)
 }
 
 /// Opens `path` read-only and non-blocking, and `fstat`s the descriptor.
 /// `O_NONBLOCK` has no effect on regular files and directories, but makes
 /// opening a FIFO return at once instead of waiting for a writer.
+///
+/// # Errors
+///
+/// The status for the failure ([`status_for_fs_error`]); a server-side
+/// one (5xx) is logged with the operation and the path.
 fn open_nonblocking(path: &Path) -> Result<(File, Metadata), u16> {
-    let file =
-        OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| {
-            match e.kind() {
-                std::io::ErrorKind::PermissionDenied => 403u16,
-                _ => 404,
-            }
-        })?;
-    let meta = file.metadata().map_err(|_| 404u16)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fs_failure("open", path, &e))?;
+    let meta = file.metadata().map_err(|e| fs_failure("fstat", path, &e))?;
     Ok((file, meta))
+}
+
+/// The status for a failed file-system call while resolving a request:
+///
+/// | errno | status | why |
+/// |---|---|---|
+/// | `EMFILE`, `ENFILE` | 503 (+ `Retry-After`) | out of descriptors: the server's momentary trouble; a 404 would be cached as "gone" |
+/// | `EACCES`, `EPERM` | 403 | the file exists but may not be read (as before) |
+/// | `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `ELOOP`, `ENXIO`, `ENODEV` | 404 | nothing servable at that path (`ENXIO`: a socket; `ENODEV`: a device) |
+/// | anything else (`EIO`, `ENOMEM`, ...) | 500 | |
+fn status_for_fs_error(e: &std::io::Error) -> u16 {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => 503,
+        Some(libc::EACCES | libc::EPERM) => 403,
+        Some(
+            libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP | libc::ENXIO | libc::ENODEV,
+        ) => 404,
+        _ => 500,
+    }
+}
+
+/// [`status_for_fs_error`], logging a failure that is the server's (5xx)
+/// with the operation and the path: `static files: open /srv/a.txt: Too
+/// many open files (os error 24)`.
+fn fs_failure(op: &str, path: &Path, e: &std::io::Error) -> u16 {
+    let status = status_for_fs_error(e);
+    if status >= 500 {
+        crate::log::error(|out| {
+            let _ = write!(out, "static files: {op} {}: {e}", path.display());
+        });
+    }
+    status
+}
+
+/// True for a path with [`weir_http::normalize_path`]'s invariants: it
+/// starts with `/`, has no `.` or `..` segment and no empty one (but a
+/// trailing `/`), no `\\`, NUL or other control byte. What dispatch hands
+/// over always has them; checked again because a path that lacked one
+/// could name a file outside the root.
+fn is_normalized(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let bytes_ok = !path.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f);
+    let mut segments = rest.split('/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
+            return false;
+        }
+    }
+    bytes_ok
+}
+
+/// The error page for `status`; a 503 says when to try again.
+fn error_response(status: u16) -> Response {
+    let resp = Response::error(status);
+    if status == 503 {
+        resp.with_header("Retry-After", "1")
+    } else {
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_system_errors_map_to_statuses() {
+        for (errno, status) in [
+            (libc::EMFILE, 503),
+            (libc::ENFILE, 503),
+            (libc::EACCES, 403),
+            (libc::EPERM, 403),
+            (libc::ENOENT, 404),
+            (libc::ENOTDIR, 404),
+            (libc::ENAMETOOLONG, 404),
+            (libc::ELOOP, 404),
+            (libc::ENXIO, 404),
+            (libc::ENODEV, 404),
+            (libc::EIO, 500),
+            (libc::ENOMEM, 500),
+            (libc::EINVAL, 500),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(status_for_fs_error(&e), status, "{e}");
+        }
+        assert_eq!(status_for_fs_error(&std::io::Error::other("no errno")), 500);
+        let r = error_response(503);
+        assert_eq!((r.status(), r.header("retry-after")), (503, Some(&b"1"[..])));
+        assert_eq!(error_response(404).header("retry-after"), None);
+    }
+
+    #[test]
+    fn normalized_paths_are_recognised() {
+        for p in ["/", "/a", "/a/", "/a/b.txt", "/100%.txt", "/a b", "/.hidden", "/a/..b", "/é"] {
+            assert!(is_normalized(p), "{p}");
+            assert_eq!(weir_http::normalize_path(p.replace('%', "%25").as_bytes()).as_deref(), Ok(p));
+        }
+        for p in [
+            "", "a", "//", "/a//b", "/.", "/..", "/a/./b", "/a/../b", "/a/..", "/a\\b", "/a\0b", "/a\x1fb",
+            "/\x7f",
+        ] {
+            assert!(!is_normalized(p), "{p:?}");
+        }
+    }
 }

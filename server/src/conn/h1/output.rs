@@ -174,7 +174,7 @@ impl HttpShard {
         };
         let heads = &mut self.h1.heads;
         cx.write_with(HEAD_RESERVE, |out| {
-            let fields = headers.iter().map(|(name, value)| (*name, &value[..]));
+            let fields = headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes()));
             heads.encode(out, status, content_type, conn_header, fields, framing);
             if inline {
                 out.extend_from_slice(body.as_bytes().unwrap_or_default());
