@@ -14,6 +14,12 @@ Method, in short:
   * rounds are interleaved: round 1 runs every server once, then round 2...
     so slow drifts of the machine hit every server alike. Medians are
     reported with the min-max spread and the ratio against nginx.
+  * server CPU per request: user + system CPU time of the server's whole
+    process tree (e.g. nginx master + worker, all threads) read from
+    /proc/PID/stat just before and just after each measured run, divided by
+    the requests (messages) that run completed. On a 2-core machine where
+    the load generator takes the other core, this is the figure that says
+    how much work a request costs, whatever the rate.
   * memory per idle connection: RSS of the serving process before and after
     10,000 keep-alive connections that each completed one request.
   * `--icount`: instructions per request under callgrind and syscalls per
@@ -203,6 +209,53 @@ def nginx_worker(master_pid):
     return master_pid
 
 
+# /proc/PID/stat counts CPU time in clock ticks of 1/SC_CLK_TCK s (10 ms at
+# the usual 100 Hz), and the kernel may charge a tick to user or system time
+# by sampling. So the runs must be long: with the load generator keeping the
+# server's core mostly busy, a 5 s run (--quick) gathers 300 to 500 ticks
+# and an 8 s run (the default) 500 to 800, so whole-tick rounding stays
+# well under 1 %. Do not trust CPU µs/req from runs of a second or two
+# (--duration); runs under MIN_CPU_TICKS (1 s of CPU) are flagged in the log.
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIN_CPU_TICKS = 100
+
+
+def proc_stat_fields(pid):
+    """Fields 3.. of /proc/PID/stat (field N is at index N - 3). The command
+    name (field 2) is in parentheses and may hold spaces, so split after the
+    last ')'."""
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    return text[text.rindex(")") + 2:].split()
+
+
+def tree_cpu_ticks(root_pid):
+    """utime + stime (fields 14, 15) of `root_pid` and all its descendants,
+    plus cutime + cstime (fields 16, 17): the time of descendants that have
+    already exited and been reaped by a process of the tree, which would
+    otherwise vanish between two samples. A process's fields already sum
+    all its threads."""
+    parent, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            f = proc_stat_fields(entry)
+        except (OSError, ValueError):
+            continue  # exited while we scanned
+        pid = int(entry)
+        parent[pid] = int(f[1])
+        ticks[pid] = sum(int(f[i]) for i in (11, 12, 13, 14))
+    if root_pid not in ticks:
+        raise RuntimeError(f"server process {root_pid} is gone")
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += ticks.get(pid, 0)
+        stack.extend(p for p, pp in parent.items() if pp == pid)
+    return total
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -286,18 +339,32 @@ def suite(opts, tmp, root, cores):
                     for wl, path, wargs in wls:
                         url = (f"ws://127.0.0.1:{port}{path[3:]}" if path.startswith("ws:")
                                else f"http://127.0.0.1:{port}{path}")
-                        # A short warm-up, then the measured run.
+                        # A short warm-up, then the measured run, with the
+                        # server's CPU time read just around it.
                         bench(wargs + ["-d", "1s", url], cores, 30)
+                        cpu_before = tree_cpu_ticks(srv.proc.pid)
                         r = bench(wargs + ["-d", f"{opts.duration}s", url], cores, opts.duration + 30)
+                        ticks = tree_cpu_ticks(srv.proc.pid) - cpu_before
+                        r["server_cpu_ticks"] = ticks
+                        r["server_cpu_s"] = ticks / CLK_TCK
+                        r["cpu_us_per_req"] = ticks / CLK_TCK * 1e6 / r["completed"] if r["completed"] else None
                         results.setdefault(wl, {}).setdefault(name, []).append(r)
+                        cpu = f"{r['cpu_us_per_req']:.2f}" if r["cpu_us_per_req"] is not None else "—"
+                        short = "  (few CPU ticks: run too short to trust)" if ticks < MIN_CPU_TICKS else ""
                         log(f"round {rnd + 1}/{opts.runs}  {name:<8} {wl:<17} {r['rate']:>12.0f}/s"
-                            f"  p99 {r['latency_us']['p99']:.0f} µs  errors {r['errors_total']}")
+                            f"  p99 {r['latency_us']['p99']:.0f} µs  errors {r['errors_total']}"
+                            f"  server CPU {r['server_cpu_s']:.2f} s = {cpu} µs/req{short}")
                     if kind == "plain" and not opts.no_memory:
                         m = measure_memory(srv, cores)
                         memory.setdefault(name, []).append(m)
                         log(f"round {rnd + 1}/{opts.runs}  {name:<8} memory            "
                             f"{m['bytes_per_conn']:>10.0f} B per idle connection")
     return results, memory
+
+
+def cpu_median(runs):
+    vals = [r["cpu_us_per_req"] for r in runs if r.get("cpu_us_per_req") is not None]
+    return statistics.median(vals) if vals else None
 
 
 def summarize(results, memory):
@@ -307,9 +374,11 @@ def summarize(results, memory):
             continue
         base = results[wl].get("nginx")
         base_med = statistics.median(r["rate"] for r in base) if base else None
+        base_cpu = cpu_median(base) if base else None
         for name, runs in results[wl].items():
             rates = [r["rate"] for r in runs]
             med = statistics.median(rates)
+            cpu = cpu_median(runs)
             rows.append({
                 "workload": wl, "server": name, "runs": len(runs),
                 "median": med, "min": min(rates), "max": max(rates),
@@ -319,6 +388,9 @@ def summarize(results, memory):
                 "errors": sum(r["errors_total"] for r in runs),
                 "unit": "msg/s" if wl.startswith("ws") else "req/s",
                 "mib_per_s": statistics.median(r["throughput_bytes_per_s"] for r in runs) / 2**20,
+                # Server CPU time per request (message): lower is better.
+                "cpu_us_per_req": cpu,
+                "cpu_vs_nginx": (cpu / base_cpu) if cpu is not None and base_cpu else None,
             })
     mem_rows = []
     base = memory.get("nginx")
@@ -332,17 +404,19 @@ def summarize(results, memory):
 
 
 def fmt_table(rows, mem_rows):
-    out = ["| workload | server | median | min–max | vs nginx | p50 | p99 | MiB/s | errors |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| workload | server | median | min–max | vs nginx | p50 | p99 | MiB/s | CPU µs/req | CPU vs nginx | errors |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = f"{r['vs_nginx']:.2f}×" if r["vs_nginx"] else "—"
+        cpu = f"{r['cpu_us_per_req']:,.2f}" if r.get("cpu_us_per_req") is not None else "—"
+        cpu_ratio = f"{r['cpu_vs_nginx']:.2f}×" if r.get("cpu_vs_nginx") else "—"
         out.append(f"| {r['workload']} | {r['server']} | {r['median']:,.0f} {r['unit']} | "
                    f"{r['min']:,.0f}–{r['max']:,.0f} | {ratio} | {r['p50_us']:,.0f} µs | {r['p99_us']:,.0f} µs | "
-                   f"{r['mib_per_s']:,.1f} | {r['errors']} |")
+                   f"{r['mib_per_s']:,.1f} | {cpu} | {cpu_ratio} | {r['errors']} |")
     for m in mem_rows:
         ratio = f"{m['vs_nginx']:.2f}×" if m["vs_nginx"] else "—"
         out.append(f"| idle memory, {IDLE_CONNS:,} conns | {m['server']} | {m['median']:,.0f} B/conn | "
-                   f"{m['min']:,.0f}–{m['max']:,.0f} | {ratio} | | | | |")
+                   f"{m['min']:,.0f}–{m['max']:,.0f} | {ratio} | | | | | | |")
     return "\n".join(out)
 
 

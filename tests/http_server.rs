@@ -150,7 +150,7 @@ fn expect_error(srv: &TestServer, request: &[u8], status: u16) {
     let r = c.read(false);
     assert_eq!(r.status, status, "for {:?}", String::from_utf8_lossy(request));
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(c.closed(), "connection closed after {status}");
+    c.assert_closed(&format!("after {status} for {:?}", String::from_utf8_lossy(request)));
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn nothing_after_a_framing_error_is_answered() {
     c.send(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     let r = c.read(false);
     assert_eq!(r.status, 400);
-    assert!(c.closed(), "the hidden request must not be answered");
+    c.assert_closed("the hidden request must not be answered");
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn a_request_after_connection_close_is_ignored() {
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     let r = c.read(false);
     assert_eq!((r.text().as_str(), r.header("connection")), ("a", Some("close")));
-    assert!(c.closed());
+    c.assert_closed("the request after Connection: close must not be answered");
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn http10_keep_alive_only_when_asked() {
     c.send(b"GET /b HTTP/1.0\r\n\r\n");
     let r = c.read(false);
     assert_eq!(r.text(), "b");
-    assert!(c.closed());
+    c.assert_closed("HTTP/1.0 without keep-alive");
 }
 
 fn short_timeouts() -> ServerConfig {
@@ -237,7 +237,7 @@ fn slow_head_gets_408_then_close() {
     c.send(b"GET /a HTTP/1.1\r\nHost:");
     let r = c.read(false);
     assert_eq!(r.status, 408);
-    assert!(c.closed());
+    c.assert_closed("after the 408");
 }
 
 #[test]
@@ -247,7 +247,7 @@ fn slow_body_gets_408_then_close() {
     c.send(b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
     let r = c.read(false);
     assert_eq!(r.status, 408);
-    assert!(c.closed());
+    c.assert_closed("after the 408");
 }
 
 #[test]
@@ -256,8 +256,7 @@ fn idle_keep_alive_closes_quietly() {
     let mut c = srv.connect();
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(c.read(false).text(), "a");
-    // No bytes, just the close.
-    assert!(c.try_read(false).is_none());
+    c.assert_closed("no bytes, just the close");
 }
 
 #[test]
@@ -269,7 +268,7 @@ fn max_requests_per_connection() {
     assert_eq!(c.read(false).header("connection"), None);
     let second = c.read(false);
     assert_eq!((second.text().as_str(), second.header("connection")), ("b", Some("close")));
-    assert!(c.closed());
+    c.assert_closed("after the last allowed request");
 }
 
 #[test]
@@ -388,8 +387,8 @@ fn graceful_shutdown_loses_no_in_flight_response() {
     let r = busy.read(false);
     assert_eq!((r.status, r.text().as_str()), (200, "finished"));
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(busy.closed());
-    assert!(idle.closed(), "idle keep-alive connections are closed");
+    busy.assert_closed("the in-flight connection after its response");
+    idle.assert_closed("idle keep-alive connections are closed");
     server.join().unwrap();
 }
 

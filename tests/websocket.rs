@@ -6,7 +6,6 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::TestServer;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -66,7 +65,7 @@ type Ws = tungstenite::WebSocket<TcpStream>;
 
 fn connect(srv: &TestServer) -> Ws {
     let stream = TcpStream::connect(srv.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.set_read_timeout(Some(common::READ_TIMEOUT)).unwrap();
     let (ws, resp) = tungstenite::client(format!("ws://{}/ws", srv.addr), stream).unwrap();
     assert_eq!(resp.status(), 101);
     ws
@@ -133,7 +132,7 @@ fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 fn raw_upgrade(srv: &TestServer) -> TcpStream {
     let mut s = TcpStream::connect(srv.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_read_timeout(Some(common::READ_TIMEOUT)).unwrap();
     s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
     let mut head = Vec::new();
     let mut b = [0u8; 1];

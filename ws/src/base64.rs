@@ -4,7 +4,7 @@
 //!
 //! - the client's `Sec-WebSocket-Key` "MUST be a nonce consisting of a randomly
 //!   selected 16-byte value that has been base64-encoded": the server decodes
-//!   it only to check that it is exactly 16 bytes ([`decode`]);
+//!   it only to check that it is exactly 16 bytes (`decode`);
 //! - the server's `Sec-WebSocket-Accept` is the base64 of a 20-byte SHA-1
 //!   digest ([`encode`]).
 //!
@@ -14,7 +14,7 @@
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Length of the base64 encoding of `n` bytes.
-pub const fn encoded_len(n: usize) -> usize {
+pub(crate) const fn encoded_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
@@ -74,7 +74,7 @@ fn sextet(c: u8) -> Option<u32> {
 /// misplaced, or the unused bits of the last group are not zero (so every
 /// byte string has exactly one accepted encoding).
 #[allow(clippy::result_unit_err)]
-pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
+pub(crate) fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
     if input.len() & 3 != 0 {
         return Err(());
     }

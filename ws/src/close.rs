@@ -55,7 +55,7 @@ pub mod codes {
 
 /// Whether `code` may appear in a Close frame on the wire (see the table in
 /// the module docs).
-pub fn is_valid_close_code(code: u16) -> bool {
+pub(crate) fn is_valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
@@ -76,7 +76,7 @@ pub struct CloseFrame<'a> {
 /// - [`ProtocolError::CloseFrameTooShort`] for a one-byte payload (1002);
 /// - [`ProtocolError::InvalidCloseCode`] for a code not allowed on the wire (1002);
 /// - [`ProtocolError::InvalidUtf8`] for a reason that is not UTF-8 (1007).
-pub fn parse_close_payload(payload: &[u8]) -> Result<CloseFrame<'_>, ProtocolError> {
+pub(crate) fn parse_close_payload(payload: &[u8]) -> Result<CloseFrame<'_>, ProtocolError> {
     match payload {
         [] => Ok(CloseFrame { code: None, reason: "" }),
         [_] => Err(ProtocolError::CloseFrameTooShort),
@@ -96,7 +96,7 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<CloseFrame<'_>, ProtocolErr
 /// With `code == None` the payload is empty (and `reason` is ignored, since
 /// §5.5.1 allows a reason only after a code). A reason longer than the 123
 /// bytes that fit in a control frame is cut at a character boundary.
-pub fn encode_close_frame(code: Option<u16>, reason: &str, out: &mut Vec<u8>) {
+pub(crate) fn encode_close_frame(code: Option<u16>, reason: &str, out: &mut Vec<u8>) {
     let Some(code) = code else {
         out.extend_from_slice(encode_frame_header(true, OpCode::Close, false, 0).as_bytes());
         return;

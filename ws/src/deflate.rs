@@ -59,7 +59,7 @@ use crate::frame::{encode_frame_header, OpCode};
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// Smallest window zlib accepts for raw DEFLATE.
-pub const MIN_ZLIB_WINDOW_BITS: u8 = 9;
+pub(crate) const MIN_ZLIB_WINDOW_BITS: u8 = 9;
 
 /// Output grown per inflate step; bounds the overshoot past the limit check.
 const INFLATE_STEP: usize = 32 * 1024;
@@ -92,13 +92,13 @@ pub struct DeflateConfig {
 impl DeflateConfig {
     /// The window our compressor may use, or `None` if we must not compress
     /// at all (the client asked for an 8-bit window, which zlib cannot do).
-    pub fn compress_window_bits(&self) -> Option<u8> {
+    pub(crate) fn compress_window_bits(&self) -> Option<u8> {
         let w = self.server_max_window_bits.unwrap_or(15).min(self.local_max_window_bits);
         (w >= MIN_ZLIB_WINDOW_BITS).then_some(w)
     }
 
     /// The window our decompressor needs (at least 9; see the module docs).
-    pub fn inflate_window_bits(&self) -> u8 {
+    pub(crate) fn inflate_window_bits(&self) -> u8 {
         self.client_max_window_bits.unwrap_or(15).max(MIN_ZLIB_WINDOW_BITS)
     }
 
@@ -109,7 +109,7 @@ impl DeflateConfig {
 
     /// Appends the `Sec-WebSocket-Extensions` value of our response, e.g.
     /// `permessage-deflate; server_no_context_takeover; client_max_window_bits=10`.
-    pub fn write_response_value(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_response_value(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"permessage-deflate");
         if self.server_no_context_takeover {
             out.extend_from_slice(b"; server_no_context_takeover");
@@ -153,7 +153,7 @@ impl Deflater {
     }
 
     /// For a connection's negotiated parameters, or `None` if it must not compress.
-    pub fn for_config(cfg: &DeflateConfig) -> Option<Self> {
+    pub(crate) fn for_config(cfg: &DeflateConfig) -> Option<Self> {
         cfg.compress_window_bits().map(|w| Deflater::new(cfg.level, w))
     }
 

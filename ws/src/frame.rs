@@ -62,7 +62,7 @@ pub enum OpCode {
 impl OpCode {
     /// The opcode for the 4-bit value, or `None` if it is reserved
     /// (`%x3-7` for further non-control frames, `%xB-F` for control frames).
-    pub fn from_bits(bits: u8) -> Option<OpCode> {
+    pub(crate) fn from_bits(bits: u8) -> Option<OpCode> {
         Some(match bits {
             0x0 => OpCode::Continuation,
             0x1 => OpCode::Text,
@@ -197,7 +197,7 @@ pub fn encode_frame_header(fin: bool, opcode: OpCode, rsv1: bool, payload_len: u
 
 /// Encodes a masked frame head (what a client sends). The caller masks the
 /// payload with [`crate::mask::apply_mask`].
-pub fn encode_frame_header_masked(
+pub(crate) fn encode_frame_header_masked(
     fin: bool,
     opcode: OpCode,
     rsv1: bool,

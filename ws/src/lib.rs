@@ -6,7 +6,7 @@
 //!
 //! It **is**: the opening handshake ([`handshake::accept`]), the frame codec
 //! ([`frame`]) with fast masking ([`mask`]), message reassembly with
-//! incremental UTF-8 validation ([`utf8`]), the close handshake ([`close`]),
+//! incremental UTF-8 validation, the close handshake ([`close`]),
 //! ping/pong and keep-alive, and permessage-deflate ([`deflate`]) with bounded
 //! decompression. It **is not**: an HTTP parser (headers come in as byte
 //! slices), an event loop, or a client (it speaks the server role only;
@@ -71,6 +71,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Public only for `encode`, which weir-server's load generator
+// (`server/src/bench`) uses to build a client key; not part of the protocol API.
+#[doc(hidden)]
 pub mod base64;
 pub mod close;
 mod conn;
@@ -80,8 +83,8 @@ mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
-pub mod sha1;
-pub mod utf8;
+mod sha1;
+mod utf8;
 mod writer;
 
 pub use close::CloseFrame;

@@ -17,13 +17,13 @@
 //! total length is a multiple of 64 (FIPS 180-4 §5.1.1).
 
 /// Length of a SHA-1 digest in bytes.
-pub const DIGEST_LEN: usize = 20;
+pub(crate) const DIGEST_LEN: usize = 20;
 
 const BLOCK_LEN: usize = 64;
 
 /// An incremental SHA-1 hasher.
 #[derive(Clone, Debug)]
-pub struct Sha1 {
+pub(crate) struct Sha1 {
     state: [u32; 5],
     /// Bytes not yet forming a whole block.
     block: [u8; BLOCK_LEN],
@@ -40,7 +40,7 @@ impl Default for Sha1 {
 
 impl Sha1 {
     /// A hasher in the initial state (FIPS 180-4 §5.3.1).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Sha1 {
             state: [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0],
             block: [0; BLOCK_LEN],
@@ -50,7 +50,7 @@ impl Sha1 {
     }
 
     /// Adds `data` to the message.
-    pub fn update(&mut self, mut data: &[u8]) {
+    pub(crate) fn update(&mut self, mut data: &[u8]) {
         self.total_len = self.total_len.wrapping_add(data.len() as u64);
         if self.block_len > 0 {
             let take = (BLOCK_LEN - self.block_len).min(data.len());
@@ -74,7 +74,7 @@ impl Sha1 {
     }
 
     /// Pads the message and returns the digest.
-    pub fn finish(mut self) -> [u8; DIGEST_LEN] {
+    pub(crate) fn finish(mut self) -> [u8; DIGEST_LEN] {
         let bit_len = self.total_len.wrapping_mul(8);
         // Padding: 0x80, then zeros until 8 bytes remain in a block, then the length.
         let mut pad = [0u8; BLOCK_LEN + 8];
@@ -120,16 +120,16 @@ impl Sha1 {
     }
 }
 
-/// SHA-1 of `data` in one call.
-pub fn sha1(data: &[u8]) -> [u8; DIGEST_LEN] {
-    let mut h = Sha1::new();
-    h.update(data);
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SHA-1 of `data` in one call.
+    fn sha1(data: &[u8]) -> [u8; DIGEST_LEN] {
+        let mut h = Sha1::new();
+        h.update(data);
+        h.finish()
+    }
 
     fn hex(d: &[u8]) -> String {
         d.iter().map(|b| format!("{b:02x}")).collect()

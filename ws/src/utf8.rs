@@ -36,11 +36,11 @@
 
 /// The bytes seen so far can never become valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidUtf8;
+pub(crate) struct InvalidUtf8;
 
 /// Validates UTF-8 fed in arbitrary pieces. One byte of state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Utf8Validator {
+pub(crate) struct Utf8Validator {
     /// Low 2 bits: continuation bytes still needed (0..=3).
     /// Bits 4..: the allowed range of the *next* byte (see `range`).
     state: u8,
@@ -55,12 +55,12 @@ const R_F4: u8 = 4 << 4; // 80..=8F
 
 impl Utf8Validator {
     /// A validator at a code point boundary.
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Utf8Validator { state: 0 }
     }
 
     /// True if the input so far ends on a code point boundary.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.state == 0
     }
 
@@ -71,7 +71,7 @@ impl Utf8Validator {
     /// [`InvalidUtf8`] as soon as a byte makes the stream invalid, whatever
     /// could follow. An incomplete code point at the end of `bytes` is not
     /// an error: call [`finish`](Self::finish) at the end of the message.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), InvalidUtf8> {
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> Result<(), InvalidUtf8> {
         // 1. Finish a code point left open by the previous piece.
         while self.state != 0 {
             let Some((&b, rest)) = bytes.split_first() else {
@@ -121,7 +121,7 @@ impl Utf8Validator {
     /// # Errors
     ///
     /// [`InvalidUtf8`] if a code point was left incomplete.
-    pub fn finish(&self) -> Result<(), InvalidUtf8> {
+    pub(crate) fn finish(&self) -> Result<(), InvalidUtf8> {
         if self.is_complete() {
             Ok(())
         } else {
@@ -225,5 +225,30 @@ mod tests {
         v.feed("κόσμε".as_bytes()).unwrap();
         v.feed(b"\xed").unwrap();
         assert_eq!(v.feed(b"\xa0"), Err(InvalidUtf8));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Longer strings than [`samples`], built from the bytes at the edges
+        /// of the RFC 3629 ranges and cut at random: the same verdict as
+        /// `from_utf8` on the whole.
+        #[test]
+        fn random_strings_and_splits_match_std(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    0x41, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
+                ]),
+                0..24,
+            ),
+            mut cuts in proptest::collection::vec(0usize..=24, 0..6),
+        ) {
+            for c in &mut cuts {
+                *c = (*c).min(bytes.len());
+            }
+            cuts.sort_unstable();
+            let ok = feed_split(&bytes, &cuts) == Ok(true);
+            proptest::prop_assert_eq!(ok, core::str::from_utf8(&bytes).is_ok());
+        }
     }
 }

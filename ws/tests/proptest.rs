@@ -7,7 +7,6 @@ use common::*;
 use proptest::prelude::*;
 use weir_ws::frame::{decode_head, encode_frame_masked, OpCode};
 use weir_ws::mask::apply_mask;
-use weir_ws::utf8::Utf8Validator;
 use weir_ws::{Deflater, Inflater, Limits, Message, WsConn};
 
 /// Cut points (sorted, deduplicated, within `len`) from random fractions.
@@ -145,15 +144,5 @@ proptest! {
             out[n..].to_vec()
         };
         prop_assert_eq!(body, payload);
-    }
-
-    #[test]
-    fn utf8_validator_matches_std(
-        bytes in prop::collection::vec(prop::sample::select(vec![0x41, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff]), 0..24),
-        fracs in prop::collection::vec(any::<u16>(), 0..6),
-    ) {
-        let mut v = Utf8Validator::new();
-        let ok = pieces(&bytes, &cuts(bytes.len(), &fracs)).into_iter().all(|p| v.feed(p).is_ok()) && v.finish().is_ok();
-        prop_assert_eq!(ok, core::str::from_utf8(&bytes).is_ok());
     }
 }
