@@ -181,7 +181,13 @@ pub(crate) fn with_slot<C, M, R>(
     driven: bool,
     f: impl FnOnce(&mut C, &mut Ctx<'_, M>) -> R,
 ) -> Option<R> {
-    let link = slab.get(token)?.io.link;
+    let slot = slab.get_mut(token)?;
+    let link = slot.io.link;
+    if link == Token::NONE {
+        // The usual case: one lookup.
+        let mut cx = Ctx { token, io: &mut slot.io, core, driven, peer: None };
+        return Some(f(&mut slot.state, &mut cx));
+    }
     let (slot, peer) = match slab.get2_mut(token, link) {
         Some((slot, peer)) => (slot, Some((link, &mut peer.io))),
         None => (slab.get_mut(token)?, None),
