@@ -329,10 +329,10 @@ impl<M: Send + 'static> Ctx<'_, M> {
             state: Box::new(state),
             from: self.token,
         });
-        if !self.driven {
-            // The shard opens pending connections when it drives the dirty list.
-            self.mark();
-        }
+        // The shard opens pending connections when it next walks the dirty
+        // list: make sure it does, even from a callback `drive` runs (whose
+        // own entry is then skipped as clean).
+        mark_dirty(self.core, self.token, self.io);
         Ok(())
     }
 

@@ -236,6 +236,49 @@ fn tunnel_open_after(server: &Runtime<()>) -> u64 {
     server.stats()[0].open
 }
 
+/// Opens its upstream from inside `on_data` (a callback the shard is
+/// driving), carrying the first bytes in the upstream's state.
+struct Relay {
+    upstream: SocketAddr,
+}
+
+impl Protocol for Relay {
+    type Conn = Vec<u8>;
+    type Message = ();
+    fn on_open(&mut self, _: &mut Ctx<'_, ()>) -> Vec<u8> {
+        Vec::new()
+    }
+    fn on_data(&mut self, _: &mut Vec<u8>, cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+        let outbound = cx.is_outbound();
+        match cx.peer() {
+            Some(mut peer) => peer.write_copy(data),
+            None if outbound => {}
+            None => cx.connect(self.upstream, ConnectOptions::linked(), data.to_vec()).unwrap(),
+        }
+        data.len()
+    }
+    fn on_connected(&mut self, first: &mut Vec<u8>, cx: &mut Ctx<'_, ()>) {
+        cx.write(std::mem::take(first));
+    }
+}
+
+#[test]
+fn a_connect_asked_for_inside_on_data_is_opened_and_linked() {
+    let server = echo_server(localhost());
+    let upstream = server.local_addrs()[0];
+    let relay = Runtime::builder().shards(1).listen(localhost()).serve(move |_| Relay { upstream }).unwrap();
+    let mut client = TcpStream::connect(relay.local_addrs()[0]).unwrap();
+    client.set_read_timeout(Some(WAIT)).unwrap();
+    client.write_all(b"hello").unwrap();
+    let mut got = [0u8; 5];
+    client.read_exact(&mut got).expect("the relay opened its upstream and forwarded the echo");
+    assert_eq!(&got, b"hello");
+    relay.stop(Duration::from_secs(1));
+    relay.join().unwrap();
+    server.stop(Duration::from_secs(1));
+    server.join().unwrap();
+}
+
 // ------------------------------------------------------------ transports
 
 /// A toy transport: every byte XORed with a key both ways, files refused
