@@ -264,8 +264,23 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
-def servers(tmp, root, peers, cores, master="on"):
-    """name -> {workload kind -> Server factory}; kinds: plain, static, ws."""
+def weir_factories(name, target, root, cores):
+    """The weir servers of a build in `target` (a cargo target dir): the
+    TechEmpower example for plaintext, the binary for files and WebSocket."""
+    te = os.path.join(target, "release", "examples", "techempower")
+    binary = os.path.join(target, "release", "weir")
+    out = {
+        "plain": lambda port: Server(name, pinned(0, [te, "--listen", f"127.0.0.1:{port}", "--threads", "1"], cores), port),
+        "static": lambda port: Server(name, pinned(0, [binary, "--listen", f"127.0.0.1:{port}", "--threads", "1", "--root", root], cores), port),
+    }
+    out["ws"] = out["static"]
+    return out
+
+
+def servers(tmp, root, peers, cores, master="on", baseline=None):
+    """name -> {workload kind -> Server factory}; kinds: plain, static, ws.
+    `baseline`: a cargo target dir holding an earlier build of weir, run as
+    the server "weir-before" (before/after comparisons in one run)."""
     def nginx(port):
         conf = os.path.join(tmp, f"nginx-{port}.conf")
         with open(conf, "w") as f:
@@ -273,14 +288,10 @@ def servers(tmp, root, peers, cores, master="on"):
         return Server("nginx", pinned(0, ["nginx", "-e", os.path.join(tmp, "nginx-error.log"), "-c", conf], cores),
                       port, nginx_worker if master == "on" else None)
 
-    out = {
-        "weir": {
-            "plain": lambda port: Server("weir", pinned(0, [TECHEMPOWER, "--listen", f"127.0.0.1:{port}", "--threads", "1"], cores), port),
-            "static": lambda port: Server("weir", pinned(0, [WEIR, "--listen", f"127.0.0.1:{port}", "--threads", "1", "--root", root], cores), port),
-        },
-        "nginx": {"plain": nginx, "static": nginx},
-    }
-    out["weir"]["ws"] = out["weir"]["static"]
+    out = {"weir": weir_factories("weir", TARGET, root, cores)}
+    if baseline:
+        out["weir-before"] = weir_factories("weir-before", baseline, root, cores)
+    out["nginx"] = {"plain": nginx, "static": nginx}
     for name, cmd in peers:
         def factory(port, cmd=cmd, name=name):
             return Server(name, pinned(0, ["sh", "-c", "exec " + cmd.format(port=port, root=root)], cores), port)
@@ -320,7 +331,7 @@ def measure_memory(srv, cores, hold_s=12):
 
 
 def suite(opts, tmp, root, cores):
-    factories = servers(tmp, root, opts.peer, cores)
+    factories = servers(tmp, root, opts.peer, cores, baseline=opts.baseline)
     names = list(factories)
     results = {}  # workload -> server -> [run json]
     memory = {}   # server -> [bytes per conn]
@@ -637,6 +648,8 @@ def main():
     ap.add_argument("--duration", type=int, default=8, help="seconds per measured run")
     ap.add_argument("--peer", action="append", default=[], metavar="NAME=CMD",
                     help="another server; {port} and {root} are substituted; skipped if CMD is not installed")
+    ap.add_argument("--baseline", metavar="TARGET_DIR",
+                    help="also run an earlier weir build from this cargo target dir, as 'weir-before'")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--agreement", action="store_true", help="also compare weir bench with wrk on nginx")
