@@ -25,7 +25,8 @@
 //!   → answers in order → keep-alive or close.
 //! * Handlers answer inline, on the worker pool ([`workers`]) or later
 //!   ([`deferred`] + [`Responder`]); see [`handler`] for when to use which.
-//! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub.
+//! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub;
+//!   [`TopicRelay`] is the smallest pub/sub endpoint.
 //! * [`StaticFiles`]: safe paths, `sendfile`, validators.
 
 #![forbid(unsafe_code)]
@@ -46,6 +47,7 @@ mod server;
 mod static_files;
 mod stats;
 pub mod ws;
+mod ws_relay;
 
 pub use app::{App, Scope};
 pub use builtins::{Builtins, NOTE_MAX};
@@ -59,3 +61,4 @@ pub use server::{block_shutdown_signals, Server, ServerBuilder};
 pub use static_files::{content_type, parse_http_date, StaticFiles};
 pub use stats::{HttpStats, StatsRegistry};
 pub use weir_http::{Limits, Method};
+pub use ws_relay::TopicRelay;

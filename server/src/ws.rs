@@ -355,6 +355,11 @@ impl WsCtx<'_, '_> {
         unsubscribe(self.shard, topic, self.sender.token);
     }
 
+    /// The topics this connection is subscribed to.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.topics.iter().map(|t| &**t)
+    }
+
     /// Publishes to `topic` on every shard (this connection too, if subscribed).
     pub fn publish(&self, topic: &str, msg: Message<'_>) {
         self.sender.pubsub.publish(topic, msg);

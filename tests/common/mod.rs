@@ -38,6 +38,15 @@ impl TestServer {
         Client { r: BufReader::new(s.try_clone().unwrap()), w: s }
     }
 
+    /// A WebSocket client (tungstenite) upgraded at `path`.
+    pub fn ws_connect(&self, path: &str) -> tungstenite::WebSocket<TcpStream> {
+        let stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let (ws, resp) = tungstenite::client(format!("ws://{}{path}", self.addr), stream).unwrap();
+        assert_eq!(resp.status(), 101);
+        ws
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -46,6 +55,17 @@ impl TestServer {
         if let Some(s) = self.server.take() {
             s.stop();
             s.join().unwrap();
+        }
+    }
+}
+
+/// The next text message, skipping pings and pongs.
+pub fn ws_next_text(ws: &mut tungstenite::WebSocket<TcpStream>) -> String {
+    loop {
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => return t.to_string(),
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
