@@ -33,9 +33,7 @@
 #![warn(missing_docs)]
 
 mod app;
-pub mod bench;
 mod builtins;
-pub mod cli;
 mod config;
 mod conn;
 pub mod handler;

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::builtins::Builtins;
-use crate::stats::StatsRegistry;
-use crate::ws::WsRoute;
-use crate::{App, Server, ServerConfig, TopicRelay};
+use weir::middleware::AccessLog;
+use weir::ws::WsRoute;
+use weir::{App, Builtins, Server, ServerConfig, StatsRegistry, TopicRelay};
 
 /// weir: an HTTP/1.1 + WebSocket server on a hand-built epoll reactor.
 #[derive(Debug, Parser)]
@@ -68,7 +67,7 @@ pub fn run() -> std::io::Result<()> {
     if let Some(Command::Bench(args)) = cli.command {
         return crate::bench::run(args);
     }
-    crate::server::block_shutdown_signals()?;
+    weir::block_shutdown_signals()?;
     let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
 
     let shards =
@@ -104,7 +103,7 @@ pub fn run() -> std::io::Result<()> {
         app = app.ws("/ws/pubsub/:topic", WsRoute::new(TopicRelay));
     }
     if matches!(cli.log_level.as_str(), "info" | "debug" | "trace") {
-        app = app.middleware(crate::middleware::AccessLog);
+        app = app.middleware(AccessLog);
     }
     let root = cli.root.clone().or_else(|| {
         let default = PathBuf::from("public");

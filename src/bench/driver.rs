@@ -55,18 +55,16 @@ pub enum Event<T> {
     /// Every connection of the shard is open (HTTP: connected; WebSocket:
     /// upgraded) or has given up; `error` is the first failure, if any.
     Ready {
-        /// The shard.
-        shard: usize,
         /// Connections open.
         open: usize,
         /// Why the others are not.
         error: Option<io::Error>,
     },
     /// Broadcast: every subscriber of the shard has heard from the publisher.
-    Subscribed(usize),
+    Subscribed,
     /// The shard's measurement is over (its deadline, its quota, or the
     /// publisher's schedule).
-    Finished(usize),
+    Finished,
     /// The shard's results, sent when the runtime stops it.
     Done(usize, T),
 }
@@ -133,7 +131,7 @@ impl WarmUp {
             self.error = Some(failure.unwrap_or_else(|| io::Error::other("connection failed")));
         }
         if self.settled == self.expected {
-            link.send(Event::Ready { shard: link.id, open: self.open, error: self.error.take() });
+            link.send(Event::Ready { open: self.open, error: self.error.take() });
         }
     }
 }

@@ -159,7 +159,7 @@ fn measure(shards: &Shards<Tally>, plan: &Plan, threads: usize, json: bool) -> i
     let mut subscribed = 0;
     while subscribed < threads {
         match shards.next_event(deadline.saturating_duration_since(Instant::now())) {
-            Some(Event::Subscribed(_)) => subscribed += 1,
+            Some(Event::Subscribed) => subscribed += 1,
             Some(_) => {}
             None => {
                 return Err(io::Error::new(
@@ -178,7 +178,7 @@ fn measure(shards: &Shards<Tally>, plan: &Plan, threads: usize, json: bool) -> i
     let cap = plan.duration + plan.timeout + Duration::from_secs(1);
     let mut progress = Progress::new(json);
     loop {
-        if let Some(Event::Finished(_)) = shards.next_event(Duration::from_millis(100)) {
+        if let Some(Event::Finished) = shards.next_event(Duration::from_millis(100)) {
             break;
         }
         progress.update(shards.live_sum(|l| &l.completed), shards.live_sum(|l| &l.errors));
@@ -377,7 +377,7 @@ impl BroadcastShard {
         }
         self.publish = Publish::Over;
         self.publish_counters();
-        self.link.send(Event::Finished(self.link.id));
+        self.link.send(Event::Finished);
     }
 
     fn publish_counters(&self) {
@@ -397,7 +397,7 @@ impl BroadcastShard {
                 conn.warmed = true;
                 self.warmed += 1;
                 if self.warmed == self.subscribers {
-                    self.link.send(Event::Subscribed(self.link.id));
+                    self.link.send(Event::Subscribed);
                 }
             }
             return Ok(());

@@ -150,7 +150,7 @@ pub fn run(
     let mut progress = Progress::new(json);
     let mut finished = 0;
     while finished < threads && started.elapsed() < cap {
-        if let Some(Event::Finished(_)) = shards.next_event(Duration::from_millis(100)) {
+        if let Some(Event::Finished) = shards.next_event(Duration::from_millis(100)) {
             finished += 1;
         }
         progress.update(shards.live_sum(|l| &l.completed), shards.live_sum(|l| &l.errors));
@@ -511,7 +511,7 @@ impl LoadShard {
         self.state = State::Done;
         self.tally.finished = at;
         self.publish();
-        self.link.send(Event::Finished(self.link.id));
+        self.link.send(Event::Finished);
     }
 
     fn publish(&self) {
