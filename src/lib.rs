@@ -7,6 +7,10 @@
 //! * [`http`] — sans-IO HTTP/1.1.
 //! * [`ws`] — sans-IO WebSocket.
 //! * everything else — the HTTP/WebSocket framework and server.
+//!
+//! The `weir` binary (the command line and `weir bench`) is built from this
+//! package too, behind the default feature `cli`; depend on
+//! `weir = { default-features = false }` for the library without clap.
 
 pub use weir_http as http;
 pub use weir_reactor as reactor;

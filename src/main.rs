@@ -1,7 +1,12 @@
-//! The `weir` binary: see `weir --help`.
+//! The `weir` binary: the server's command line and `weir bench`, the load
+//! generator. They live on the binary's side so that a crate embedding
+//! `weir` (with `default-features = false`) builds no clap.
+
+mod bench;
+mod cli;
 
 fn main() {
-    if let Err(e) = weir_server::cli::run() {
+    if let Err(e) = cli::run() {
         eprintln!("weir: {e}");
         std::process::exit(1);
     }

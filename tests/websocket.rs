@@ -64,21 +64,11 @@ fn start(shards: usize) -> (TestServer, Arc<Mutex<Observed>>) {
 type Ws = tungstenite::WebSocket<TcpStream>;
 
 fn connect(srv: &TestServer) -> Ws {
-    let stream = TcpStream::connect(srv.addr).unwrap();
-    stream.set_read_timeout(Some(common::READ_TIMEOUT)).unwrap();
-    let (ws, resp) = tungstenite::client(format!("ws://{}/ws", srv.addr), stream).unwrap();
-    assert_eq!(resp.status(), 101);
-    ws
+    srv.ws_connect("/ws")
 }
 
 fn next_text(ws: &mut Ws) -> String {
-    loop {
-        match ws.read().unwrap() {
-            TMessage::Text(t) => return t.to_string(),
-            TMessage::Ping(_) | TMessage::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    common::ws_next_text(ws)
 }
 
 /// Reads until the server's Close frame and checks its code.

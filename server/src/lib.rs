@@ -25,7 +25,8 @@
 //!   → answers in order → keep-alive or close.
 //! * Handlers answer inline, on the worker pool ([`workers`]) or later
 //!   ([`deferred`] + [`Responder`]); see [`handler`] for when to use which.
-//! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub.
+//! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub;
+//!   [`TopicRelay`] is the smallest pub/sub endpoint.
 //! * [`StaticFiles`]: safe paths, `sendfile`, validators.
 
 #![forbid(unsafe_code)]
@@ -34,9 +35,7 @@
 #![warn(unnameable_types)]
 
 mod app;
-pub mod bench;
 mod builtins;
-pub mod cli;
 mod config;
 mod conn;
 pub mod handler;
@@ -51,6 +50,7 @@ mod server;
 mod static_files;
 mod stats;
 pub mod ws;
+mod ws_relay;
 
 pub use app::{App, AppError, Scope};
 pub use builtins::Builtins;
@@ -64,3 +64,4 @@ pub use server::{block_shutdown_signals, Server, ServerBuilder};
 pub use static_files::{content_type, parse_http_date, StaticFiles};
 pub use stats::{HttpStats, StatsRegistry};
 pub use weir_http::{Limits, Method, RouteError};
+pub use ws_relay::TopicRelay;

@@ -44,6 +44,15 @@ impl TestServer {
         Client { r: BufReader::new(s.try_clone().unwrap()), w: s }
     }
 
+    /// A WebSocket client (tungstenite) upgraded at `path`.
+    pub fn ws_connect(&self, path: &str) -> tungstenite::WebSocket<TcpStream> {
+        let stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        let (ws, resp) = tungstenite::client(format!("ws://{}{path}", self.addr), stream).unwrap();
+        assert_eq!(resp.status(), 101);
+        ws
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -52,6 +61,17 @@ impl TestServer {
         if let Some(s) = self.server.take() {
             s.stop();
             s.join().unwrap();
+        }
+    }
+}
+
+/// The next text message, skipping pings and pongs.
+pub fn ws_next_text(ws: &mut tungstenite::WebSocket<TcpStream>) -> String {
+    loop {
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => return t.to_string(),
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
         }
     }
 }

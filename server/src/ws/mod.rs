@@ -398,6 +398,11 @@ impl WsCtx<'_, '_> {
         unsubscribe(self.shard, topic, self.sender.to.token);
     }
 
+    /// The topics this connection is subscribed to.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.topics.iter().map(|t| &**t)
+    }
+
     /// Publishes to `topic` on every shard (this connection too, if
     /// subscribed); returns how many shards refused it (see [`PubSub::publish`]).
     pub fn publish(&self, topic: &str, msg: Message<'_>) -> usize {

@@ -1,5 +1,6 @@
-//! `--hold N`: open N keep-alive connections, complete one request on each,
-//! then hold them idle — the load for "memory per idle connection".
+//! `--hold N`: open N keep-alive connections, complete one request on each
+//! (for a `ws://` target: the WebSocket upgrade), then hold them idle — the
+//! load for "memory per idle connection".
 //!
 //! Plain blocking I/O is enough here: nothing is timed, and 10,000
 //! sequential request/response pairs on loopback take well under a second.
@@ -9,10 +10,13 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::driver::Rng;
 use super::framing::ResponseReader;
+use super::ws_client::{check_upgrade, write_upgrade};
 
 /// Opens `count` connections to `addr`, sends `request` on each and reads
-/// its response, prints `holding N connections`, then sleeps for `hold`.
+/// its response (with `ws`: `request` is the upgrade head, and the answer
+/// the 101), prints `holding N connections`, then sleeps for `hold`.
 ///
 /// # Errors
 ///
@@ -20,6 +24,7 @@ use super::framing::ResponseReader;
 pub fn hold(
     addr: SocketAddr,
     request: &[u8],
+    ws: bool,
     count: usize,
     hold: Duration,
     timeout: Duration,
@@ -28,24 +33,36 @@ pub fn hold(
     let started = Instant::now();
     let mut conns = Vec::with_capacity(count);
     let mut buf = vec![0u8; 16 * 1024];
+    let mut rng = Rng::new(count as u64);
+    let mut out = Vec::new();
     for i in 0..count {
+        let fail = |kind, what: String| io::Error::new(kind, format!("connection {i}: {what}"));
         let mut s = TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| io::Error::new(e.kind(), format!("connection {i}: connect: {e}")))?;
+            .map_err(|e| fail(e.kind(), format!("connect: {e}")))?;
         s.set_read_timeout(Some(timeout))?;
-        s.write_all(request)?;
+        out.clear();
+        let accept = if ws { Some(write_upgrade(request, &mut rng, &mut out)) } else { None };
+        s.write_all(if ws { &out } else { request })?;
         let mut reader = ResponseReader::new(false);
         let mut pending = Vec::new();
         loop {
             let n = s.read(&mut buf)?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("connection {i}: closed")));
+                return Err(fail(io::ErrorKind::UnexpectedEof, "closed".into()));
             }
             pending.extend_from_slice(&buf[..n]);
-            let (used, done) = reader.feed(&pending).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("connection {i}: {}", e.0))
-            })?;
-            pending.drain(..used);
-            if done.is_some() {
+            let done = match &accept {
+                Some(key) => check_upgrade(&pending, key)
+                    .map_err(|k| fail(io::ErrorKind::InvalidData, format!("upgrade refused ({})", k.name())))?
+                    .is_some(),
+                None => {
+                    let (used, done) =
+                        reader.feed(&pending).map_err(|e| fail(io::ErrorKind::InvalidData, e.0.into()))?;
+                    pending.drain(..used);
+                    done.is_some()
+                }
+            };
+            if done {
                 break;
             }
         }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::builtins::Builtins;
-use crate::stats::StatsRegistry;
-use crate::{App, Server, ServerConfig};
+use weir::middleware::AccessLog;
+use weir::ws::WsRoute;
+use weir::{App, Builtins, Server, ServerConfig, StatsRegistry, TopicRelay};
 
 /// weir: an HTTP/1.1 + WebSocket server on a hand-built epoll reactor.
 #[derive(Debug, Parser)]
@@ -39,7 +39,7 @@ pub struct Cli {
     /// Log level: error, warn, info, debug. `info` and above log one JSON line per request.
     #[arg(long, value_name = "LEVEL", default_value = "warn")]
     pub log_level: String,
-    /// Turn off a built-in endpoint: healthz, ping, echo, stats, notes, ws-echo, or all.
+    /// Turn off a built-in endpoint: healthz, ping, echo, stats, notes, ws-echo, ws-pubsub, or all.
     #[arg(long = "no-builtin", value_name = "NAME")]
     pub no_builtin: Vec<String>,
     /// Pin each shard to its own CPU.
@@ -67,12 +67,13 @@ pub fn run() -> std::io::Result<()> {
     if let Some(Command::Bench(args)) = cli.command {
         return crate::bench::run(args);
     }
-    crate::server::block_shutdown_signals()?;
+    weir::block_shutdown_signals()?;
     let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
 
     let shards =
         cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let mut builtins = Builtins::default();
+    let mut ws_pubsub = true;
     for name in &cli.no_builtin {
         match name.as_str() {
             "healthz" => builtins.healthz = false,
@@ -81,7 +82,11 @@ pub fn run() -> std::io::Result<()> {
             "stats" => builtins.stats = false,
             "notes" | "write" | "read" => builtins.notes = false,
             "ws-echo" | "ws" => builtins.ws_echo = false,
-            "all" => builtins = Builtins::none(),
+            "ws-pubsub" | "pubsub" => ws_pubsub = false,
+            "all" => {
+                builtins = Builtins::none();
+                ws_pubsub = false;
+            }
             other => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
@@ -92,8 +97,13 @@ pub fn run() -> std::io::Result<()> {
     }
     let stats = Arc::new(StatsRegistry::new(shards));
     let mut app = builtins.install(App::new(), stats.clone());
+    if ws_pubsub {
+        // Every connection subscribes to :topic and publishes what it sends
+        // (the target of `weir bench --subscribers`).
+        app = app.ws("/ws/pubsub/:topic", WsRoute::new(TopicRelay));
+    }
     if matches!(cli.log_level.as_str(), "info" | "debug" | "trace") {
-        app = app.middleware(crate::middleware::AccessLog::stdout()?);
+        app = app.middleware(AccessLog::stdout()?);
     }
     let root = cli.root.clone().or_else(|| {
         let default = PathBuf::from("public");

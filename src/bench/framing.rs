@@ -158,6 +158,7 @@ impl ResponseReader {
     }
 
     /// True between responses (no partial response consumed).
+    #[cfg(test)]
     pub fn is_idle(&self) -> bool {
         self.state == State::Head
     }

@@ -1,5 +1,5 @@
 //! `weir bench`: a load generator for HTTP/1.1 and WebSocket servers, built
-//! on the same reactor parts as the server.
+//! on the same reactor as the server.
 //!
 //! ```text
 //! weir bench http://127.0.0.1:8080/plaintext -c 64 -d 10s            keep-alive
@@ -8,6 +8,8 @@
 //! weir bench http://127.0.0.1:8080/ -n 100000 --json                 a fixed count, for machines
 //! weir bench http://127.0.0.1:8080/ -R 20000 -c 32                   rate mode: latency from the schedule
 //! weir bench ws://127.0.0.1:8080/ws/echo --size 64 --in-flight 4     WebSocket echo
+//! weir bench ws://127.0.0.1:8080/ws/pubsub/t --subscribers 10000 --publish-rate 100
+//!                                                                    WebSocket broadcast
 //! weir bench http://127.0.0.1:8080/ --hold 10000 -d 20s              hold idle connections (memory)
 //! ```
 //!
@@ -15,13 +17,16 @@
 //!
 //! ```text
 //!   main thread: parse URL, refuse non-loopback, build the request bytes once
-//!      │ spawn -t threads, each with its share of -c connections and -n requests
+//!      │ a weir-reactor Runtime without listeners: -t shards, each with its
+//!      │ share of -c connections and -n requests (driver.rs)
 //!      v
-//!   shard (shard.rs) ── epoll(ET) ── connections ── 1 ms timer wheel (rate mode)
+//!   shard ── epoll(ET) ── connections ── 1 ms timer wheel (rate mode) ── 100 ms tick
+//!      │ load.rs: the request/response protocol (broadcast.rs: pub/sub)
 //!      │ framing.rs delimits responses; histogram.rs records latencies
 //!      v
-//!   main thread: progress line every second (terminals only), then merges the
-//!   shards' histograms and counters into one report (report.rs)
+//!   main thread: Go once every connection is open, a progress line every
+//!   second (terminals only), Runtime::stop, then merges the shards'
+//!   histograms and counters into one report (report.rs)
 //! ```
 //!
 //! * **Request bytes are built once.** A run sends the same request over and
@@ -38,6 +43,8 @@
 //!   benchmark on loopback).
 //! * **Latency** goes into a log-linear histogram with three significant
 //!   digits ([`histogram`]), one per thread, merged at the end.
+//! * **Connections open before the clock starts**: every connection is
+//!   connected (and upgraded, for WebSocket) before the main thread says Go.
 //!
 //! # What the latency means (coordinated omission)
 //!
@@ -50,23 +57,27 @@
 //! connection follows a fixed schedule and latency runs from the *intended*
 //! send time (as in wrk2): a late request is charged for its wait. Use rate
 //! mode, below saturation, for honest tail latency.
+//!
+//! The broadcast workload is open-loop by nature (the publisher never waits
+//! for subscribers): see [`broadcast`].
 
-use std::io::{self, IsTerminal, Write as _};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
+use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
+pub mod broadcast;
+pub mod driver;
 pub mod framing;
 pub mod histogram;
 mod hold;
+pub mod load;
 pub mod report;
-pub mod shard;
 pub mod target;
+pub mod ws_client;
 
-use report::Summary;
-use shard::{Live, Plan};
+use report::{BroadcastSummary, Summary};
 use target::{Scheme, Target};
 
 /// The options of `weir bench`.
@@ -78,7 +89,8 @@ use target::{Scheme, Target};
     weir bench http://127.0.0.1:8080/plaintext -c 64 --pipeline 16 --json\n  \
     weir bench http://127.0.0.1:8080/ --close -c 16 -n 50000\n  \
     weir bench http://127.0.0.1:8080/plaintext -R 20000 -c 32 -d 30s\n  \
-    weir bench ws://127.0.0.1:8080/ws/echo --size 64 --in-flight 4\n\n\
+    weir bench ws://127.0.0.1:8080/ws/echo --size 64 --in-flight 4\n  \
+    weir bench ws://127.0.0.1:8080/ws/pubsub/t --subscribers 10000 --publish-rate 100\n\n\
     Latency is measured from the send time (closed loop) unless -R is given,\n\
     in which case it runs from each request's intended send time.")]
 pub struct BenchArgs {
@@ -126,9 +138,15 @@ pub struct BenchArgs {
     /// Allow targets that are not loopback addresses.
     #[arg(long)]
     pub allow_remote: bool,
-    /// Open N connections, complete one request on each, hold them idle for -d, exit.
+    /// Open N connections, complete one request (ws://: the upgrade) on each, hold them idle for -d, exit.
     #[arg(long, value_name = "N")]
     pub hold: Option<usize>,
+    /// Broadcast (ws:// pub/sub endpoint): N subscribers and one publisher; latency from publish to delivery.
+    #[arg(long, value_name = "N", conflicts_with_all = ["connections", "requests", "pipeline", "close", "rate", "hold"])]
+    pub subscribers: Option<usize>,
+    /// Broadcast: messages the publisher sends per second.
+    #[arg(long, value_name = "MSG_PER_S", default_value_t = 100.0, requires = "subscribers")]
+    pub publish_rate: f64,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h`, `1.5s` or plain seconds.
@@ -208,10 +226,18 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
     let request = build_request(&args, &target)?;
     if let Some(n) = args.hold {
         let hold_for = args.duration.unwrap_or(Duration::from_secs(10));
-        return hold::hold(addr, request.as_bytes(), n, hold_for, args.timeout);
+        let ws = target.scheme == Scheme::Ws;
+        return hold::hold(addr, request.as_bytes(), ws, n, hold_for, args.timeout);
     }
-    if args.connections == 0 || args.threads == 0 || args.pipeline == 0 {
-        return Err(invalid("-c, -t and --pipeline must be at least 1"));
+    if args.threads == 0 {
+        return Err(invalid("-t must be at least 1"));
+    }
+    let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
+    if let Some(subscribers) = args.subscribers {
+        return run_broadcast(&args, &target, addr, request, subscribers);
+    }
+    if args.connections == 0 || args.pipeline == 0 {
+        return Err(invalid("-c and --pipeline must be at least 1"));
     }
     if args.close && args.pipeline > 1 {
         return Err(invalid("--close sends one request per connection: drop --pipeline"));
@@ -219,7 +245,6 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
     if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(invalid("-R must be a positive rate"));
     }
-    let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
     let threads = args.threads.min(args.connections);
     let duration = match (args.duration, args.requests) {
         (d, Some(_)) => d,
@@ -228,7 +253,7 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
     };
     let depth = if args.close { 1 } else { args.pipeline };
     let http_batch = (target.scheme == Scheme::Http).then(|| request.repeat(depth).into_bytes());
-    let plan = Arc::new(Plan {
+    let plan = Arc::new(load::Plan {
         addr,
         http_batch,
         ws: (target.scheme == Scheme::Ws).then(|| (request.clone(), args.size)),
@@ -237,56 +262,14 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
         close_each: args.close,
         interval_ns: args.rate.map(|r| (1e9 * args.connections as f64 / r).max(1.0) as u64),
         timeout: args.timeout,
+        duration,
     });
-
-    let barrier = Arc::new(Barrier::new(threads + 1));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = Vec::new();
-    let mut lives = Vec::new();
-    for i in 0..threads {
-        // Spread connections and requests evenly; the first shards take the remainders.
-        let conns = args.connections / threads + usize::from(i < args.connections % threads);
-        let quota = args.requests.map(|n| n / threads as u64 + u64::from((i as u64) < n % threads as u64));
-        let (plan, barrier, stop) = (plan.clone(), barrier.clone(), stop.clone());
-        let live = Arc::new(Live::default());
-        lives.push(live.clone());
-        let handle = std::thread::Builder::new()
-            .name(format!("bench-{i}"))
-            .spawn(move || shard::run(&plan, i, conns, quota, duration, &barrier, &stop, &live))?;
-        handles.push(handle);
-    }
-    barrier.wait();
-    let started = Instant::now();
-    let tty = io::stderr().is_terminal() && !args.json;
-    let mut last = (started, 0u64);
-    while !handles.iter().all(|h| h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = Instant::now();
-        // A counted run with a dead target must still end: -d caps it, and
-        // without -d a counted run is capped at ten minutes.
-        let cap = duration.unwrap_or(Duration::from_secs(600)) + args.timeout + Duration::from_secs(1);
-        if now - started > cap {
-            stop.store(true, Ordering::Relaxed);
-        }
-        if tty && now - last.0 >= Duration::from_secs(1) {
-            let done: u64 = lives.iter().map(|l| l.completed.load(Ordering::Relaxed)).sum();
-            let errors: u64 = lives.iter().map(|l| l.errors.load(Ordering::Relaxed)).sum();
-            let rate = (done - last.1) as f64 / (now - last.0).as_secs_f64();
-            eprint!(
-                "\r\x1b[2K  {:>6.1}s  {rate:>12.0} /s  {done:>12} done  {errors} errors",
-                (now - started).as_secs_f64()
-            );
-            let _ = io::stderr().flush();
-            last = (now, done);
-        }
-    }
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
-    let mut tallies = Vec::new();
-    for h in handles {
-        tallies.push(h.join().map_err(|_| io::Error::other("a load thread panicked"))??);
-    }
+    // Spread connections and requests evenly; the first shards take the remainders.
+    let conns =
+        (0..threads).map(|i| args.connections / threads + usize::from(i < args.connections % threads));
+    let quotas = (0..threads)
+        .map(|i| args.requests.map(|n| n / threads as u64 + u64::from((i as u64) < n % threads as u64)));
+    let tallies = load::run(plan, conns.collect(), quotas.collect(), args.json)?;
     let (elapsed, completed, bytes_read, errors, latency) = Summary::merge(tallies);
     let summary = Summary {
         url: args.url.clone(),
@@ -302,6 +285,47 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
         errors,
         latency,
     };
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{}", summary.to_text());
+    }
+    Ok(())
+}
+
+/// The broadcast workload (`--subscribers`).
+fn run_broadcast(
+    args: &BenchArgs,
+    target: &Target,
+    addr: std::net::SocketAddr,
+    head: String,
+    subscribers: usize,
+) -> io::Result<()> {
+    if target.scheme != Scheme::Ws {
+        return Err(invalid("--subscribers needs a ws:// pub/sub endpoint"));
+    }
+    if subscribers == 0 {
+        return Err(invalid("--subscribers must be at least 1"));
+    }
+    if !(args.publish_rate > 0.0 && args.publish_rate.is_finite()) {
+        return Err(invalid("--publish-rate must be a positive rate"));
+    }
+    if args.size < broadcast::STAMP_LEN {
+        return Err(invalid(format!("--size: at least {} bytes (the stamp)", broadcast::STAMP_LEN)));
+    }
+    let threads = args.threads.min(subscribers);
+    let plan = Arc::new(broadcast::Plan {
+        addr,
+        head,
+        subscribers,
+        rate: args.publish_rate,
+        size: args.size,
+        duration: args.duration.unwrap_or(Duration::from_secs(10)),
+        timeout: args.timeout,
+        epoch: Instant::now(),
+    });
+    let tallies = broadcast::run(plan.clone(), threads, args.json)?;
+    let summary = BroadcastSummary::merge(args.url.clone(), threads, &plan, tallies);
     if args.json {
         println!("{}", summary.to_json());
     } else {
