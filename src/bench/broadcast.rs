@@ -17,9 +17,10 @@
 //!
 //! 1. **Connect and upgrade** every connection; subscribers are spread over
 //!    the `-t` shards, the publisher is on shard 0 (`Event::Ready`).
-//! 2. **Warm-up**: the publisher sends flagged messages every 10 ms until
-//!    every subscriber has heard one (`Event::Subscribed`). Then every
-//!    subscription is in place, however the server makes them.
+//! 2. **Warm-up**: the publisher sends a flagged message (another every
+//!    500 ms) until every subscriber has heard one (`Event::Subscribed`).
+//!    Then every subscription is in place, however the server makes them,
+//!    and no warm-up backlog is left for the measured messages.
 //! 3. **Measure**: R messages per second for `-d`, each stamped with its
 //!    sequence number and the moment it was written.
 //! 4. **Drain**: wait until every subscriber has every message, or
@@ -60,8 +61,11 @@ use super::ws_client::{check_upgrade, write_upgrade, AcceptKey};
 pub const STAMP_LEN: usize = 16;
 /// Set in the sequence number of a warm-up message.
 const WARM_BIT: u64 = 1 << 63;
-/// How often the publisher sends during the warm-up.
-const WARM_INTERVAL: Duration = Duration::from_millis(10);
+/// How long the warm-up waits for every subscriber to hear a flagged
+/// message before the publisher sends another. One is enough for a relay
+/// that subscribes on open; sending them faster than the server fans them
+/// out would leave a backlog for the measured messages to queue behind.
+const WARM_RETRY: Duration = Duration::from_millis(500);
 /// The largest message a subscriber takes (whole frames are kept until complete).
 const MAX_MESSAGE_LEN: u64 = 16 * 1024 * 1024;
 
@@ -154,13 +158,19 @@ pub fn run(plan: Arc<Plan>, threads: usize, json: bool) -> io::Result<Vec<Tally>
 /// The phases the main thread leads (see the module docs).
 fn measure(shards: &Shards<Tally>, plan: &Plan, threads: usize, json: bool) -> io::Result<()> {
     shards.wait_ready(plan.addr, plan.timeout * 2 + Duration::from_secs(1), true)?;
-    shards.send(0, Cmd::Warm);
     let deadline = Instant::now() + plan.timeout;
     let mut subscribed = 0;
+    let mut retry = Instant::now();
     while subscribed < threads {
-        match shards.next_event(deadline.saturating_duration_since(Instant::now())) {
+        let now = Instant::now();
+        if now >= retry {
+            shards.send(0, Cmd::Warm);
+            retry = now + WARM_RETRY;
+        }
+        match shards.next_event(retry.min(deadline).saturating_duration_since(now)) {
             Some(Event::Subscribed) => subscribed += 1,
             Some(_) => {}
+            None if Instant::now() < deadline => {}
             None => {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -230,8 +240,6 @@ pub struct Conn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Publish {
     Idle,
-    /// Flagged messages every [`WARM_INTERVAL`].
-    WarmUp,
     /// Measured messages: the next sequence number and its due time, the end (ns).
     On {
         seq: u64,
@@ -336,13 +344,9 @@ impl BroadcastShard {
         });
     }
 
-    /// The publisher's timer: the warm-up beat, or every message now due.
+    /// The publisher's timer: every message now due.
     fn publish_due(&mut self, cx: &mut Ctx<'_, Cmd>) {
         match self.publish {
-            Publish::WarmUp => {
-                self.send(cx, WARM_BIT);
-                cx.set_deadline(WARM_INTERVAL);
-            }
             Publish::On { mut seq, mut due, end } => {
                 let interval = (1e9 / self.plan.rate).max(1.0) as u64;
                 loop {
@@ -536,17 +540,20 @@ impl Protocol for BroadcastShard {
 
     fn on_shard_message(&mut self, sc: &mut ShardCtx<'_, Self>, cmd: Cmd) {
         let Some(token) = self.publisher else { return };
-        self.publish = match (cmd, self.publish) {
-            (Cmd::Warm, Publish::Idle) => Publish::WarmUp,
-            (Cmd::Go, Publish::Idle | Publish::WarmUp) => {
+        match (cmd, self.publish) {
+            // One flagged message (see WARM_RETRY).
+            (Cmd::Warm, Publish::Idle) => {
+                sc.with_conn(token, |_, cx| self.send(cx, WARM_BIT));
+            }
+            (Cmd::Go, Publish::Idle) => {
                 let start = self.now();
                 let end = start.saturating_add(self.plan.duration.as_nanos() as u64);
                 self.tally.publish_window = (start, end);
-                Publish::On { seq: 0, due: start, end }
+                self.publish = Publish::On { seq: 0, due: start, end };
+                sc.with_conn(token, |_, cx| self.publish_due(cx));
             }
-            (_, p) => p,
-        };
-        sc.with_conn(token, |_, cx| self.publish_due(cx));
+            _ => {}
+        }
     }
 
     fn on_tick(&mut self, sc: &mut ShardCtx<'_, Self>) {

@@ -162,6 +162,8 @@ pub struct BroadcastSummary {
     pub gaps: u64,
     /// Copies that arrived after a later one.
     pub out_of_order: u64,
+    /// How long the run waited for the last copies (`--timeout`).
+    pub drain: Duration,
     /// Bytes the subscribers read.
     pub bytes_read: u64,
     /// Errors, indexed like [`ErrorKind::ALL`].
@@ -185,6 +187,7 @@ impl BroadcastSummary {
             delivery_time: Duration::ZERO,
             gaps: 0,
             out_of_order: 0,
+            drain: plan.timeout,
             bytes_read: 0,
             errors: [0; ErrorKind::ALL.len()],
             latency: Histogram::new(),
@@ -210,7 +213,8 @@ impl BroadcastSummary {
         s
     }
 
-    /// Copies that should have arrived and did not.
+    /// Copies that should have arrived and did not: dropped mid-stream
+    /// (gaps), or still missing when the drain gave up.
     pub fn drops(&self) -> u64 {
         (self.published * self.subscribers as u64).saturating_sub(self.delivered)
     }
@@ -252,11 +256,14 @@ impl BroadcastSummary {
         let expected = self.published * self.subscribers as u64;
         let _ = writeln!(
             s,
-            "  {:<12}{} of {expected} ({:.3} %), {} seen as gaps{}",
+            "  {:<12}{} of {expected} ({:.3} %): {} gaps (dropped mid-stream), {} not delivered \
+             within {:?} of the end{}",
             "drops",
             self.drops(),
             100.0 * self.drops() as f64 / expected.max(1) as f64,
             self.gaps,
+            self.drops().saturating_sub(self.gaps),
+            self.drain,
             if self.out_of_order > 0 {
                 format!(", {} out of order", self.out_of_order)
             } else {
@@ -292,6 +299,8 @@ impl BroadcastSummary {
             "delivery_s": self.delivery_time.as_secs_f64(),
             "drops": self.drops(),
             "gaps": self.gaps,
+            "undelivered_at_end": self.drops().saturating_sub(self.gaps),
+            "drain_s": self.drain.as_secs_f64(),
             "out_of_order": self.out_of_order,
             "bytes_read": self.bytes_read,
             "errors": errors_json(&self.errors),
