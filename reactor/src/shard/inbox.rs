@@ -4,6 +4,14 @@
 use std::time::Duration;
 
 use super::{Shard, INBOX_BATCH};
+
+/// Shard messages handled before the connections they touched are driven.
+/// A shard message (a pub/sub publish) may queue output on thousands of
+/// connections; driving them after each one would cost every subscriber a
+/// `write` per message. After a few dozen, each subscriber's frames leave
+/// together in one `writev`, while the output they hold stays bounded (at
+/// most this many messages per connection, and the route's send buffer).
+const SHARD_MESSAGES_PER_FLUSH: usize = 32;
 use crate::conn::with_slot;
 use crate::ctx::ShardCtx;
 use crate::handle::Envelope;
@@ -20,6 +28,7 @@ impl<P: Protocol> Shard<P> {
         // with the flag left set no sender would ever write again.
         let _ = self.waker.eventfd.drain();
         self.waker.notified.swap(false, std::sync::atomic::Ordering::AcqRel);
+        let mut shard_messages = 0;
         for _ in 0..INBOX_BATCH {
             // Control first: answers and stops are never starved by data.
             let Ok(env) = self.inbox.0.try_recv().or_else(|_| self.inbox.1.try_recv()) else {
@@ -48,7 +57,12 @@ impl<P: Protocol> Shard<P> {
                 Envelope::ToShard(msg) => {
                     let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
                     self.proto.on_shard_message(&mut sc, msg);
-                    self.drain_dirty();
+                    shard_messages += 1;
+                    if shard_messages == SHARD_MESSAGES_PER_FLUSH {
+                        // (The loop drives the rest at the end of its turn.)
+                        self.drain_dirty();
+                        shard_messages = 0;
+                    }
                 }
                 Envelope::Stop(grace) => self.begin_stop(grace),
             }
