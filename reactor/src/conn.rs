@@ -42,6 +42,9 @@ pub(crate) mod flags {
     pub const OUTBOUND: u16 = 1 << 12;
     /// Send FIN once the queue has drained (a half-close).
     pub const SHUT_WR: u16 = 1 << 13;
+    /// The connection has a transport (`ConnIo::layer` is `Some`): the
+    /// hot path tests this bit instead of loading the pointer.
+    pub const TRANSPORT: u16 = 1 << 14;
 }
 
 /// The reactor's side of a connection: socket, buffers, deadline, readiness.

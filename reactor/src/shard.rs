@@ -323,25 +323,19 @@ impl<P: Protocol> Shard<P> {
         loop {
             let io = &mut slot.io;
             io.flags &= !flags::DIRTY;
-            if io.flags & flags::ABORT != 0 {
-                return Some(CloseReason::Aborted);
-            }
-            if io.flags & flags::CONNECTING != 0 {
+            // One test for both rare states on the hot path.
+            if io.flags & (flags::ABORT | flags::CONNECTING) != 0 {
+                if io.flags & flags::ABORT != 0 {
+                    return Some(CloseReason::Aborted);
+                }
                 // connect(2), EINPROGRESS: the first writable (or error)
                 // edge settles it; SO_ERROR says how.
                 if io.flags & flags::WRITABLE == 0 {
                     return None;
                 }
-                match io.stream.take_error() {
-                    Ok(None) => {}
-                    Ok(Some(e)) | Err(e) => {
-                        let kind = e.kind();
-                        core.connect_error = Some(e);
-                        return Some(CloseReason::Error(kind));
-                    }
+                if let Err(reason) = settle_connect(io, core) {
+                    return Some(reason);
                 }
-                io.flags &= !flags::CONNECTING;
-                io.deadline_ms = 0;
                 let mut cx = Ctx { token, io, core, driven: true, peer: reborrow(&mut peer) };
                 proto.on_connected(&mut slot.state, &mut cx);
                 continue;
@@ -376,14 +370,10 @@ impl<P: Protocol> Shard<P> {
                 } else {
                     io.flags |= flags::WRITE_BLOCKED;
                 }
-            } else if let Some(l) = io.layer.as_deref_mut() {
+            } else if io.flags & (flags::TRANSPORT | flags::WRITABLE) == flags::TRANSPORT | flags::WRITABLE {
                 // Output the transport owes on its own (a handshake reply).
-                if io.flags & flags::WRITABLE != 0 {
-                    match l.transport.flush(&io.stream) {
-                        Ok(Flush::Done) => {}
-                        Ok(Flush::Blocked) => io.flags &= !flags::WRITABLE,
-                        Err(e) => return Some(CloseReason::Error(e.kind())),
-                    }
+                if let Err(e) = flush_transport(io) {
+                    return Some(CloseReason::Error(e.kind()));
                 }
             }
 
@@ -548,7 +538,7 @@ impl<P: Protocol> Shard<P> {
                 }
                 Ok((n, room)) => {
                     ShardStats::add(&core.stats().bytes_in, n as u64);
-                    if n < room && io.flags & flags::PEER_HUP == 0 && io.layer.is_none() {
+                    if n < room && io.flags & (flags::PEER_HUP | flags::TRANSPORT) == 0 {
                         // A short read empties a stream socket: the next
                         // arrival raises a new edge. Skip the EAGAIN read.
                         // (Not through a transport: it may have decrypted
@@ -778,6 +768,36 @@ pub(crate) fn register_parts<M>(parts: &ShardParts<M>) -> io::Result<()> {
     for (i, listener) in parts.listeners.iter().enumerate() {
         let token = Token::reserved(LISTENER_BASE + i as u32);
         parts.poller.register_source(&listener.socket, token, listener.shared)?;
+    }
+    Ok(())
+}
+
+/// An outbound connection's first writable (or error) event: `SO_ERROR`
+/// says whether `connect(2)` succeeded.
+#[cold]
+fn settle_connect<M>(io: &mut ConnIo, core: &mut Core<M>) -> Result<(), CloseReason> {
+    match io.stream.take_error() {
+        Ok(None) => {
+            io.flags &= !flags::CONNECTING;
+            io.deadline_ms = 0;
+            Ok(())
+        }
+        Ok(Some(e)) | Err(e) => {
+            let kind = e.kind();
+            core.connect_error = Some(e);
+            Err(CloseReason::Error(kind))
+        }
+    }
+}
+
+/// Sends what a connection's transport holds on its own; a full socket
+/// clears `WRITABLE` (the next edge brings us back).
+#[cold]
+fn flush_transport(io: &mut ConnIo) -> io::Result<()> {
+    if let Some(l) = io.layer.as_deref_mut() {
+        if l.transport.flush(&io.stream)? == Flush::Blocked {
+            io.flags &= !flags::WRITABLE;
+        }
     }
     Ok(())
 }

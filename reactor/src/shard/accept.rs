@@ -164,6 +164,9 @@ impl<P: Protocol> Shard<P> {
             return;
         }
         let mut io = ConnIo::new(stream, self.listeners[listener].tag);
+        if layer.is_some() {
+            io.flags |= flags::TRANSPORT;
+        }
         io.layer = layer;
         // A fresh socket has an empty send buffer: writable until proven otherwise.
         io.flags |= flags::WRITABLE;

@@ -69,7 +69,7 @@ impl WsConnState {
             req.headers(),
             &ws_route.handshake,
         )
-        .map_err(|e| Response::error(e.status()).with_header("Sec-WebSocket-Version", &b"13"[..]))?;
+        .map_err(|e| Response::error(e.status()).with_header("Sec-WebSocket-Version", "13"))?;
         let out = &mut shard.ws.out;
         out.clear();
         accepted.write_response(out);

@@ -29,12 +29,40 @@ enum Routed<'b> {
     /// percent-decoded or have dot segments removed before routing.
     Path { raw: &'b [u8], query: Option<&'b [u8]>, needs_norm: bool },
     /// Not a path to route (`*`, an authority): answered as it is.
-    Answer(Response),
+    Answer(Special),
     /// A malformed target: this status, then close.
     Fail(u16),
 }
 
-/// Splits the target of `head` for routing.
+/// A target that is not a path (rare): small, so the common return of
+/// [`route_target`] stays a few words.
+#[derive(Debug, Clone, Copy)]
+enum Special {
+    /// `OPTIONS *` (RFC 9110 §9.3.7): the server as a whole.
+    OptionsAsterisk,
+    /// `*` with another method.
+    Asterisk,
+    /// `CONNECT host:port`: weir is not a forward proxy (and never tunnels).
+    Authority,
+}
+
+impl Special {
+    #[cold]
+    fn answer(self) -> Response {
+        match self {
+            Special::OptionsAsterisk => {
+                Response::new(204).with_header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+            }
+            Special::Asterisk => Response::error(400),
+            // The answer closes, so nothing after it is read.
+            Special::Authority => Response::error(501).with_close(),
+        }
+    }
+}
+
+/// Splits the target of `head` for routing. (Inlined: called once per
+/// request, and its result is a few words the caller takes apart.)
+#[inline(always)]
 fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> Routed<'b> {
     let raw_target = head.target(buf);
     let connect = head.method() == Method::Connect;
@@ -48,18 +76,11 @@ fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> Routed<'b> {
             Ok(Target::Origin { path, query }) | Ok(Target::Absolute { path, query, .. }) => {
                 (path, query, true)
             }
-            Ok(Target::Asterisk) => {
-                // OPTIONS * (RFC 9110 §9.3.7): the server as a whole.
-                return Routed::Answer(if head.method() == Method::Options {
-                    Response::new(204)
-                        .with_header("Allow", &b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"[..])
-                } else {
-                    Response::error(400)
-                });
+            Ok(Target::Asterisk) if head.method() == Method::Options => {
+                return Routed::Answer(Special::OptionsAsterisk)
             }
-            // CONNECT host:port: weir is not a forward proxy (and never
-            // tunnels); the answer closes, so nothing after it is read.
-            Ok(Target::Authority(_)) => return Routed::Answer(Response::error(501).with_close()),
+            Ok(Target::Asterisk) => return Routed::Answer(Special::Asterisk),
+            Ok(Target::Authority(_)) => return Routed::Answer(Special::Authority),
             Err(e) => return Routed::Fail(e.status()),
         },
     };
@@ -137,7 +158,7 @@ impl HttpShard {
         }
         let (raw_path, query, needs_norm) = match route_target(head, buf) {
             Routed::Path { raw, query, needs_norm } => (raw, query, needs_norm),
-            Routed::Answer(resp) => return self.complete(conn, cx, resp, meta),
+            Routed::Answer(special) => return self.complete(conn, cx, special.answer(), meta),
             Routed::Fail(status) => return self.fail(conn, cx, status),
         };
         let query = query.and_then(|q| std::str::from_utf8(q).ok());
@@ -221,7 +242,7 @@ impl HttpShard {
                 };
                 if cx.spawn(&shared.pool, job).is_err() {
                     // The pool is saturated: shed load now rather than queue.
-                    self.resolve(conn, cx, seq, Response::error(503).with_header("Retry-After", &b"1"[..]));
+                    self.resolve(conn, cx, seq, Response::error(503).with_header("Retry-After", "1"));
                 }
             }
             Handler::Deferred(f) => {

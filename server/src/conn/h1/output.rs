@@ -67,7 +67,8 @@ impl HttpShard {
     }
 
     /// An answer ready now: written at once unless earlier ones are pending.
-    #[inline]
+    /// (Inlined: on the hot path it is two tests in front of `write_response`.)
+    #[inline(always)]
     pub(super) fn complete(&mut self, conn: &mut H1, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
         if resp.close {
             // Nothing after a closing answer is read (RFC 9112 §9.6), even
