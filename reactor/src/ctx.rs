@@ -454,6 +454,11 @@ impl<P: Protocol> ShardCtx<'_, P> {
         self.core.now_ms
     }
 
+    /// The time this loop turn started, as an `Instant` (see [`Ctx::now`]).
+    pub fn now(&self) -> Instant {
+        self.core.start + Duration::from_nanos(self.core.now_ns - self.core.start_ns)
+    }
+
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.slab.len()

@@ -20,9 +20,17 @@
 //! # How it works
 //!
 //! * [`App`] compiles routes into a [`weir_http::Router`].
-//! * Each shard runs one `HttpShard` (a [`weir_reactor::Protocol`]); each
-//!   connection is a state machine (module `conn`): head → body → dispatch
-//!   → answers in order → keep-alive or close.
+//! * Each shard runs one `HttpShard` (a [`weir_reactor::Protocol`]). A
+//!   connection is a protocol state on the reactor's transport (module
+//!   `conn`): `Conn::H1` — head → body → dispatch → answers in order →
+//!   keep-alive or close, its reading and writing sides kept as types — and,
+//!   after an upgrade, `Conn::Ws`.
+//! * What crosses threads to a shard is a crate-private message (module
+//!   `msg`): answers on the inbox's control lane, never refused; streamed
+//!   chunks, WebSocket sends and publishes on its bounded data lane, refused
+//!   when full ([`SinkError::Full`], [`ws::SendStatus::Dropped`]).
+//! * Modules import one way: request, response, head → msg → handler, ws →
+//!   app → conn → server (checked by `tests/module_graph.rs`).
 //! * Handlers answer inline, on the worker pool ([`workers`]) or later
 //!   ([`deferred`] + [`Responder`]); see [`handler`] for when to use which.
 //! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub;

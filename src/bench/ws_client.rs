@@ -19,9 +19,10 @@ pub type AcceptKey = [u8; weir_ws::handshake::ACCEPT_KEY_LEN];
 /// the key and the blank line) plus a fresh key — to `out`, and returns the
 /// accept value to expect.
 pub fn write_upgrade(head: &[u8], rng: &mut Rng, out: &mut Vec<u8>) -> AcceptKey {
-    let key_bytes = [rng.next_u64().to_le_bytes(), rng.next_u64().to_le_bytes()].concat();
-    let mut key = Vec::with_capacity(24);
-    weir_ws::base64::encode(&key_bytes, &mut key);
+    let mut nonce = [0u8; 16];
+    nonce[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+    nonce[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+    let key = weir_ws::handshake::client_key(&nonce);
     out.extend_from_slice(head);
     out.extend_from_slice(b"Sec-WebSocket-Key: ");
     out.extend_from_slice(&key);

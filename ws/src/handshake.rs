@@ -256,6 +256,18 @@ impl Accepted {
     }
 }
 
+/// Length of a client's `Sec-WebSocket-Key`: a 16-byte nonce, base64.
+pub const CLIENT_KEY_LEN: usize = base64::encoded_len(16);
+
+/// The `Sec-WebSocket-Key` a client sends (§4.1, item 7): its `nonce` — 16
+/// random bytes, fresh for each connection — in base64. The server answers
+/// with [`accept_key`] of it.
+pub fn client_key(nonce: &[u8; 16]) -> [u8; CLIENT_KEY_LEN] {
+    let mut out = Vec::with_capacity(CLIENT_KEY_LEN);
+    base64::encode(nonce, &mut out);
+    out.try_into().expect("24 base64 characters")
+}
+
 /// `Sec-WebSocket-Accept` for a key (§4.2.2 step 5.4): base64(SHA-1(key ++ GUID)).
 pub fn accept_key(key: &[u8]) -> [u8; ACCEPT_KEY_LEN] {
     let mut h = sha1::Sha1::new();
@@ -385,6 +397,12 @@ mod tests {
         cfg: &HandshakeConfig,
     ) -> Result<Accepted, HandshakeError> {
         accept(method.as_bytes(), minor, h.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())), cfg)
+    }
+
+    #[test]
+    fn rfc_example_client_key() {
+        // §1.3: the nonce "the sample nonce" is sent as "dGhlIHNhbXBsZSBub25jZQ==".
+        assert_eq!(&client_key(b"the sample nonce"), KEY.as_bytes());
     }
 
     #[test]

@@ -71,10 +71,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// Public only for `encode`, which weir-server's load generator
-// (`server/src/bench`) uses to build a client key; not part of the protocol API.
-#[doc(hidden)]
-pub mod base64;
+mod base64;
 pub mod close;
 mod conn;
 pub mod deflate;
