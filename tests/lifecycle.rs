@@ -187,6 +187,38 @@ fn a_client_that_never_reads_is_aborted_after_the_write_timeout() {
     assert_eq!(after.read(false).text(), "a", "the server still serves");
 }
 
+#[test]
+fn a_slow_but_steady_reader_gets_a_long_answer_past_the_write_timeout() {
+    // 24 MiB, read 256 KiB at a time with a pause between reads: the
+    // transfer takes several write timeouts, but bytes keep leaving, so it
+    // is not a stall (a stall is a whole timeout without progress).
+    const BODY: usize = 24 * 1024 * 1024;
+    let body: Arc<[u8]> = (0..BODY).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+    let expected = body.clone();
+    let app = App::new().get("/big", move |_| Response::new(200).with_body(Body::Shared(body.clone())));
+    let config = ServerConfig { write_timeout: Duration::from_millis(200), ..ServerConfig::default() };
+    let srv = TestServer::with_config(app, config, 1);
+    let mut c = connect(&srv);
+    c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut got = Vec::with_capacity(BODY + 512);
+    let mut piece = vec![0u8; 256 * 1024];
+    while got.len() < BODY + 64 {
+        let n = std::io::Read::read(&mut c.r, &mut piece).expect("the answer keeps coming");
+        assert!(n > 0, "closed after {} bytes: the slow reader was taken for a stalled one", got.len());
+        got.extend_from_slice(&piece[..n]);
+        // The pace of a slow client (this is the behaviour under test, not
+        // a wait for an event).
+        std::thread::sleep(Duration::from_millis(15));
+        let head_end = got.windows(4).position(|w| w == b"\r\n\r\n");
+        if head_end.is_some_and(|h| got.len() >= h + 4 + BODY) {
+            break;
+        }
+    }
+    let h = got.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    // (96 paced reads of 15 ms: the transfer spans several write timeouts.)
+    assert!(got[h..h + BODY] == expected[..], "the body arrived intact");
+}
+
 // ---------------------------------------------------------- worker panics
 
 #[test]

@@ -779,6 +779,19 @@ fn mounted_under_a_prefix() {
 }
 
 #[test]
+fn mounted_inside_nested_scopes() {
+    // The mount point includes the enclosing scopes' prefixes: the route
+    // matched `/api/v1/files/...`, so that is what is stripped.
+    let site = Site::new();
+    let files = site.files();
+    let srv = Running::app(App::new().scope("/api", |s| s.scope("/v1", |s| s.static_files("/files", files))));
+    assert_eq!(get(srv.addr, "/api/v1/files/small.txt", &[]).body, site.read("small.txt"));
+    assert_eq!(get(srv.addr, "/api/v1/files", &[]).header("location"), Some("/api/v1/files/"));
+    assert_eq!(get(srv.addr, "/api/v1/files/", &[]).body, site.read("index.html"));
+    assert_eq!(get(srv.addr, "/api/v1/files/sub", &[]).header("location"), Some("/api/v1/files/sub/"));
+}
+
+#[test]
 fn optional_listing_is_escaped() {
     let site = Site::new();
     site.write("nodir/.dotfile", b"");

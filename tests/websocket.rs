@@ -211,6 +211,8 @@ fn handshake_errors() {
     let r = c.read(false);
     assert_eq!(r.status, 426);
     assert_eq!(r.header("sec-websocket-version"), Some("13"));
+    // RFC 9110 §15.5.22: a 426 says what to upgrade to.
+    assert_eq!(r.header("upgrade"), Some("websocket"));
     let mut c = srv.connect();
     c.send(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(c.read(false).status, 426, "plain GET on a WebSocket route");

@@ -252,6 +252,25 @@ fn a_slow_consumer_is_closed_with_1008() {
     expect_close(&mut ws, CloseCode::Policy);
 }
 
+#[test]
+fn a_slow_consumer_that_reads_nothing_is_dropped_after_the_close_grace() {
+    // One 8 MiB message (admitted into an empty queue) is more than the
+    // socket buffers take; the next one trips the Close policy. The client
+    // reads nothing, so the Close frame never leaves: the server must not
+    // wait for it forever (5 s of grace, then the connection is dropped).
+    const LEN: usize = 8 * 1024 * 1024;
+    let (srv, _ws, statuses) = flooded(2, LEN, 64 * 1024, SlowConsumer::Close);
+    assert_eq!(statuses.lock().unwrap()[1], SendStatus::Closed, "the second message tripped the bound");
+    let stats = srv.server.as_ref().expect("running").stats();
+    let open = || stats.to_json()["connections"]["open"].as_u64().expect("a count");
+    // Bounded wait on a counter (no event to wait for: the client reads nothing).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while open() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the stuck connection was never dropped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 // ---------------------------------------------------------------- WsSender
 
 /// Hands each connection's `WsSender` to the test and reports closes.

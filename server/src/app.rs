@@ -209,16 +209,14 @@ impl Scope {
         self.statics.push(files.clone());
         let base = prefix.trim_end_matches('/').to_string();
         let f = files.clone();
-        let base2 = base.clone();
-        let s = self.route("GET", &format!("{base}/*path"), inline(move |req| f.serve(req, &base2)));
-        if base.is_empty() {
-            let f = files.clone();
-            s.route("GET", "/", inline(move |req| f.serve(req, "")))
-        } else {
-            let f = files;
-            let b = base.clone();
-            s.route("GET", &base, inline(move |req| f.serve(req, &b)))
-        }
+        // The mount point is read off each request (`mount_point`), not
+        // taken from `base`: in a scope, the route's full prefix includes
+        // the enclosing scopes' prefixes, which `base` does not.
+        let s =
+            self.route("GET", &format!("{base}/*path"), inline(move |req| f.serve(req, mount_point(req))));
+        let f = files;
+        let bare = if base.is_empty() { "/".to_string() } else { base };
+        s.route("GET", &bare, inline(move |req| f.serve(req, mount_point(req))))
     }
 
     /// A WebSocket endpoint at `pattern` (see [`crate::ws`]).
@@ -429,6 +427,19 @@ impl std::error::Error for AppError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.reason)
     }
+}
+
+/// Where a static-files route is mounted, read off the request: its path
+/// without the `*path` remainder the route captured (the whole path for the
+/// bare mount route), without a trailing `/`. Correct at any depth of
+/// scopes, since it is the path the router actually matched.
+fn mount_point<'r>(req: &'r Request<'_>) -> &'r str {
+    let path = req.path();
+    let mount = match req.param("path") {
+        Some(rest) => path.strip_suffix(rest).unwrap_or(path),
+        None => path,
+    };
+    mount.trim_end_matches('/')
 }
 
 #[cfg(test)]

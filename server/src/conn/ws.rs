@@ -19,6 +19,7 @@ use crate::request::Request;
 use crate::response::Response;
 use crate::ws::{
     admit, after_send, flush_pending, send_on, unsubscribe, SenderShared, ShardWs, WsCtx, WsRoute, WsSender,
+    CLOSE_GRACE,
 };
 
 /// A connection after the upgrade.
@@ -69,7 +70,15 @@ impl WsConnState {
             req.headers(),
             &ws_route.handshake,
         )
-        .map_err(|e| Response::error(e.status()).with_header("Sec-WebSocket-Version", "13"))?;
+        .map_err(|e| {
+            // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+            let resp = Response::error(e.status()).with_header("Sec-WebSocket-Version", "13");
+            if e.status() == 426 {
+                resp.with_header("Upgrade", "websocket")
+            } else {
+                resp
+            }
+        })?;
         let out = &mut shard.ws.out;
         out.clear();
         accepted.write_response(out);
@@ -150,7 +159,13 @@ pub(crate) fn on_writable(shard: &mut HttpShard, state: &mut WsConnState, cx: &m
 
 pub(crate) fn on_timer(shard: &mut HttpShard, state: &mut WsConnState, cx: &mut Ctx<'_, Msg>) {
     if state.conn.is_closing() || state.conn.is_closed() {
-        cx.close(); // the peer never answered our Close
+        // The peer never answered our Close. If it is not even reading
+        // what we queued, a graceful close would wait forever: drop it.
+        if cx.queued_bytes() > 0 {
+            cx.abort();
+        } else {
+            cx.close();
+        }
         return;
     }
     match state.conn.keepalive_tick() {
@@ -158,6 +173,7 @@ pub(crate) fn on_timer(shard: &mut HttpShard, state: &mut WsConnState, cx: &mut 
             let _ = state.conn.close(1001, "idle timeout");
             flush_pending(state.conn.writer(), cx, &mut shard.ws.out);
             cx.close();
+            cx.set_deadline(CLOSE_GRACE);
         }
         Keepalive::Active | Keepalive::PingQueued => {
             flush_pending(state.conn.writer(), cx, &mut shard.ws.out);
@@ -176,7 +192,7 @@ pub(crate) fn on_message(shard: &mut HttpShard, state: &mut WsConnState, cx: &mu
             let _ = state.conn.close(code, &reason);
             flush_pending(state.conn.writer(), cx, &mut shard.ws.out);
             // Give the peer a moment to echo the Close.
-            cx.set_deadline(Duration::from_secs(5));
+            cx.set_deadline(CLOSE_GRACE);
         }
         WsMsg::Publish { .. } => {}
     }

@@ -46,6 +46,10 @@ pub use crate::msg::OwnedMessage;
 use crate::msg::{ConnAddr, Msg, WsMsg};
 use crate::request::Request;
 
+/// How long a peer has to answer our Close (and read what is queued before
+/// it) before the connection is dropped.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// What to do when a client reads slower than it is sent to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlowConsumer {
@@ -377,6 +381,8 @@ impl WsCtx<'_, '_> {
     pub fn close(&mut self, code: u16, reason: &str) {
         let _ = self.tx.close(code, reason);
         flush_pending(self.tx, self.cx, &mut self.shard.out);
+        // The peer has this long to echo the Close (and to read what is queued).
+        self.cx.set_deadline(CLOSE_GRACE);
     }
 
     /// Subscribes this connection to `topic`.
@@ -450,6 +456,7 @@ pub(crate) fn admit(
             SlowConsumer::Close => {
                 let _ = tx.close(1008, "send buffer overflow");
                 flush_pending(tx, cx, out);
+                cx.set_deadline(CLOSE_GRACE);
                 Err(SendStatus::Closed)
             }
         };

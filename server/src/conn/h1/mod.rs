@@ -126,6 +126,9 @@ pub(crate) struct H1 {
     served: u32,
     /// `TCP_NODELAY` is set (see `output`).
     nodelay: bool,
+    /// Bytes queued when the write deadline last passed: a stall is a
+    /// whole write timeout with no byte leaving, not a long transfer.
+    write_mark: u32,
 }
 
 impl H1 {
@@ -137,6 +140,7 @@ impl H1 {
             next_seq: 0,
             served: 0,
             nodelay: false,
+            write_mark: 0,
         }
     }
 
@@ -251,8 +255,18 @@ impl HttpShard {
 
     pub(super) fn h1_timer(&mut self, conn: &mut H1, cx: &mut Ctx<'_, Msg>) {
         self.h1.refresh_date(cx.now_ms());
-        if cx.queued_bytes() > 0 {
-            cx.abort(); // write stall: the client stopped reading
+        let queued = cx.queued_bytes();
+        if queued > 0 {
+            // A write stall is a whole write timeout with no progress (like
+            // nginx's send_timeout, between two writes): a large answer on a
+            // slow but steady link keeps going.
+            let mark = queued.min(u64::from(u32::MAX)) as u32;
+            if mark == conn.write_mark {
+                cx.abort(); // the client stopped reading
+            } else {
+                conn.write_mark = mark;
+                cx.set_deadline_ms(self.h1.timeouts.write_or_idle);
+            }
         } else if matches!(conn.reading, Reading::Head(_) | Reading::Body(_)) {
             conn.reading = Reading::Idle;
             self.fail(conn, cx, 408);

@@ -25,6 +25,11 @@ use crate::response::{Body, BodySink, Part, Response};
 /// iovec, one small copy) instead of being queued as a separate chunk.
 const INLINE_BODY_MAX: usize = 1024;
 
+/// A streamed body may queue this many times `max_queued_output` for a
+/// client that does not keep up before the connection is aborted (the
+/// producer is on another thread and cannot be paused from here).
+const STREAM_QUEUE_FACTOR: u64 = 8;
+
 /// Room asked of the staging buffer for a response head (a typical head is
 /// 100–300 bytes; a bigger one simply grows the buffer).
 const HEAD_RESERVE: usize = 512;
@@ -215,6 +220,13 @@ impl HttpShard {
     pub(super) fn stream_chunk(&mut self, conn: &mut H1, cx: &mut Ctx<'_, Msg>, chunk: Vec<u8>) {
         let Writing::Streaming(stream) = &mut conn.writing else { return };
         stream.chunks += 1;
+        if cx.queued_bytes() > STREAM_QUEUE_FACTOR * self.shared.config.max_queued_output {
+            // The producer outruns a client that does not read: its chunks
+            // would pile up without bound. The connection goes; the
+            // producer's next send sees it closed.
+            cx.abort();
+            return;
+        }
         if stream.raw {
             cx.write(chunk);
         } else {
@@ -251,7 +263,13 @@ impl HttpShard {
     pub(super) fn rearm(&self, conn: &H1, cx: &mut Ctx<'_, Msg>) {
         let t = &self.h1.timeouts;
         if conn.is_streaming() {
-            cx.clear_deadline();
+            // A stream may be quiet for as long as its producer likes, but
+            // not stuck on a client that stopped reading.
+            if cx.queued_bytes() > 0 {
+                cx.set_deadline_ms(t.write_or_idle);
+            } else {
+                cx.clear_deadline();
+            }
         } else if let Reading::Body(_) = conn.reading {
             cx.set_deadline_ms(t.body);
         } else if let Reading::Head(_) = conn.reading {
