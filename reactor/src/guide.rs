@@ -48,7 +48,7 @@
 //! When descriptors run out (`EMFILE`), `accept` fails but the connection
 //! stays queued, and the listener stays readable. An edge-triggered loop
 //! would never hear about it again; a level-triggered one would spin. weir
-//! keeps one descriptor in reserve (`/dev/null`): on `EMFILE` it closes the
+//! keeps one descriptor in reserve (/dev/null): on `EMFILE` it closes the
 //! reserve, accepts the pending connection, closes it (turning it away, with
 //! an optional canned response), and reopens the reserve. One trap: Linux's
 //! `accept4` takes a descriptor *before* it looks at the queue, so it fails
