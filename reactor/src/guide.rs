@@ -8,7 +8,9 @@
 //! the worker pool, backpressure, a graceful stop, and a client. Each of
 //! those is a complete program that `cargo test -p weir-reactor --doc`
 //! runs: it starts a runtime on an ephemeral loopback port, talks to it
-//! with `std::net::TcpStream`, checks the answers and stops it.
+//! with `std::net::TcpStream`, checks the answers and stops it (only the
+//! signal-handling sketch of step 16, which waits for a real `SIGTERM`, is
+//! compiled without being run).
 //!
 //! `docs/reactor.md` explains each mechanism in depth, with the code that
 //! does it; `docs/network-layers.md` explains what the kernel does below.
