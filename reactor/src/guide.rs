@@ -428,8 +428,8 @@
 //! [`Protocol::on_job_panicked`](crate::Protocol::on_job_panicked) runs
 //! instead (by default: abort the connection). With several workers, two
 //! jobs of one connection may finish in either order: a protocol that must
-//! answer in order (HTTP/1.1 pipelining) keeps its answers in a queue of its
-//! own until the earlier ones are written.
+//! answer in order (HTTP/1.1 pipelining) holds a finished answer in a queue
+//! of its own until the answers before it are ready.
 //!
 //! ## 15. Backpressure: a fast asker, a slow reader
 //!
