@@ -22,15 +22,29 @@ use crate::transport::Layer;
 use crate::write_queue::WriteQueue;
 
 pub(crate) mod flags {
+    //! A connection's state bits, kept in `ConnIo::flags` so the hot path
+    //! tests several with one load and one `and`.
+
+    /// The kernel said the socket has input; cleared by `EAGAIN` or a short read.
     pub const READABLE: u16 = 1 << 0;
+    /// The socket's send buffer has room; cleared by `EAGAIN` or a short write.
     pub const WRITABLE: u16 = 1 << 1;
+    /// The protocol paused input (`Ctx::pause_reading`); readiness is kept.
     pub const READ_PAUSED: u16 = 1 << 2;
+    /// The peer's end of input was read (`on_eof` has run).
     pub const EOF: u16 = 1 << 3;
+    /// Close once the queue is flushed (`Ctx::close`).
     pub const CLOSING: u16 = 1 << 4;
+    /// Close at once, dropping the queue (`Ctx::abort`).
     pub const ABORT: u16 = 1 << 5;
+    /// On the shard's dirty list: driven at the end of this loop turn.
     pub const DIRTY: u16 = 1 << 6;
+    /// The queue filled the socket (or `notify_when_drained` asked):
+    /// `on_writable` runs once it is empty again.
     pub const WRITE_BLOCKED: u16 = 1 << 7;
+    /// Our FIN is sent; reading and discarding until the peer's, or the linger deadline.
     pub const LINGERING: u16 = 1 << 8;
+    /// Offer the kept input again (`Ctx::resume_reading`), even without new bytes.
     pub const WANT_READ: u16 = 1 << 9;
     /// The peer's FIN has been reported (`EPOLLRDHUP`): read on until EOF,
     /// since a short read no longer proves the socket is drained.

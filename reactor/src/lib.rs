@@ -49,7 +49,9 @@
 //!   linked pairs ([`Ctx::peer`]) for proxies and tunnels.
 //! * `shard` — the loop itself; `runtime` — N shards and their stop.
 //! * [`worker`] — the bounded worker pool.
-//! * [`guide`] — a tutorial from an empty loop to the echo server.
+//! * [`guide`] — a tutorial from an empty loop to the echo server, then
+//!   partial input, timers, worker jobs, backpressure, graceful stop and a
+//!   client connection, each step a doc-test that runs.
 
 #![warn(missing_docs)]
 

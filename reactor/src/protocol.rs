@@ -51,7 +51,8 @@ pub enum CloseReason {
     Local,
     /// The protocol aborted it ([`Ctx::abort`]); queued output was dropped.
     Aborted,
-    /// The peer closed it (EOF while lingering, or after `on_eof`).
+    /// The peer finished first: its end of input (FIN) had arrived when the
+    /// connection closed (after `on_eof`, by default).
     Peer,
     /// A socket error (reset, broken pipe, ...).
     Error(io::ErrorKind),

@@ -75,6 +75,9 @@ const LISTENER_BASE: u32 = 16;
 /// descriptor is gone too.
 const ACCEPT_RETRY_MS: u64 = 100;
 
+/// Passes over the dirty list per loop turn (see `Shard::drain_dirty_list`).
+const DIRTY_PASSES: usize = 4;
+
 /// Inbox envelopes handled per wake-up before other events get a turn.
 const INBOX_BATCH: usize = 4096;
 
@@ -382,7 +385,11 @@ impl<P: Protocol> Shard<P> {
                 if io.flags & flags::CLOSING != 0 {
                     if io.flags & flags::LINGERING == 0 {
                         let unread = io.rbuf.is_some() || io.flags & flags::READABLE != 0;
-                        if io.flags & flags::EOF != 0 || !unread {
+                        if io.flags & flags::EOF != 0 {
+                            // The peer had finished first (its FIN came before our close).
+                            return Some(CloseReason::Peer);
+                        }
+                        if !unread {
                             return Some(CloseReason::Local);
                         }
                         // Input is still arriving: send FIN, then read and
@@ -396,7 +403,7 @@ impl<P: Protocol> Shard<P> {
                         if let Some(buf) = io.rbuf.take() {
                             core.read_pool.give(buf);
                         }
-                        let due = core.now_ms + core.config.linger.as_millis() as u64;
+                        let due = core.now_ms + duration_ms(core.config.linger);
                         io.deadline_ms = due;
                         if io.armed_tick == 0 || core.wheel.tick_for(due) < io.armed_tick {
                             io.armed_tick = core.wheel.schedule(token, due);
@@ -651,7 +658,11 @@ impl<P: Protocol> Shard<P> {
         if !self.core.connects.is_empty() {
             self.open_pending_connects();
         }
-        for _ in 0..4 {
+        // Driving a connection can dirty others (a linked peer, a pub/sub
+        // fan-out from a callback): walk the list again for those, but a
+        // few times only, so two connections that keep dirtying each other
+        // cannot hold the loop; what is left waits for the next turn.
+        for _ in 0..DIRTY_PASSES {
             if self.core.dirty.is_empty() {
                 break;
             }

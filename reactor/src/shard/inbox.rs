@@ -73,7 +73,7 @@ impl<P: Protocol> Shard<P> {
     }
 
     fn begin_stop(&mut self, grace: Duration) {
-        let deadline = self.core.now_ms + grace.as_millis() as u64;
+        let deadline = self.core.now_ms + crate::protocol::duration_ms(grace);
         self.stop_deadline_ms = Some(self.stop_deadline_ms.map_or(deadline, |d| d.min(deadline)));
         if self.core.stopping {
             return;
