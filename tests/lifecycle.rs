@@ -219,6 +219,66 @@ fn a_slow_but_steady_reader_gets_a_long_answer_past_the_write_timeout() {
     assert!(got[h..h + BODY] == expected[..], "the body arrived intact");
 }
 
+// ------------------------------------------------------------ bounds
+
+#[test]
+fn the_pipeline_bound_pauses_reading_until_answers_leave() {
+    // Deferred answers wait in the pipeline; at `max_pipeline` waiting, the
+    // connection's later requests are not read (no handler runs for them)
+    // until an answer leaves.
+    const SENT: usize = 10;
+    let (tx, held) = mpsc::channel::<Responder>();
+    let tx = Mutex::new(tx);
+    let app = App::new().get("/a", |_| Response::text("a")).route(
+        "GET",
+        "/held",
+        deferred(move |_req, r| tx.lock().unwrap().send(r).unwrap()),
+    );
+    let config = ServerConfig { max_pipeline: 4, ..ServerConfig::default() };
+    let srv = TestServer::with_config(app, config, 1);
+    let mut c = connect(&srv);
+    c.send(&b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n".repeat(SENT));
+    let mut responders: Vec<Responder> =
+        (0..4).map(|_| held.recv_timeout(support::PATIENCE).expect("the first four dispatched")).collect();
+    // A round trip on another connection of the same shard: everything the
+    // shard would do with the first connection's bytes is done by now.
+    let mut other = connect(&srv);
+    other.send(GET_A);
+    assert_eq!(other.read(false).text(), "a");
+    assert!(held.try_recv().is_err(), "a fifth request was dispatched past max_pipeline");
+    // Each answer frees a place: the next request is read and dispatched.
+    for i in 0..SENT {
+        let r = if responders.is_empty() {
+            held.recv_timeout(support::PATIENCE).expect("the next request, once a place is free")
+        } else {
+            responders.remove(0)
+        };
+        r.respond(Response::text(i.to_string()));
+    }
+    for i in 0..SENT {
+        assert_eq!(c.read(false).text(), i.to_string(), "answers in request order");
+    }
+}
+
+#[test]
+fn connections_past_the_shard_cap_are_turned_away_with_503() {
+    let app = App::new().get("/a", |_| Response::text("a"));
+    let config = ServerConfig { max_connections_per_shard: 2, ..ServerConfig::default() };
+    let srv = TestServer::with_config(app, config, 1);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = connect(&srv);
+        c.send(GET_A);
+        assert_eq!(c.read(false).text(), "a");
+        held.push(c);
+    }
+    let mut third = connect(&srv);
+    let r = third.read(false);
+    assert_eq!(r.status, 503, "the third connection is over the cap");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    expect_closed(&mut third.r, "a turned-away connection");
+}
+
 // ---------------------------------------------------------- worker panics
 
 #[test]

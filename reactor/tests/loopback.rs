@@ -563,3 +563,49 @@ fn no_message_is_stranded_when_many_threads_send_at_once() {
     assert_eq!(next, [5000; 4]);
     h.finish();
 }
+
+// ------------------------------------------------------- pending input
+
+/// Consumes nothing: every byte stays pending. Reports why it closed.
+struct Hoarder {
+    closed: mpsc::Sender<CloseReason>,
+}
+
+impl Protocol for Hoarder {
+    type Conn = ();
+    type Message = ();
+    fn on_open(&mut self, _: &mut Ctx<'_, ()>) {}
+    fn on_data(&mut self, _: &mut (), _: &mut Ctx<'_, ()>, _: &mut [u8]) -> usize {
+        0
+    }
+    fn on_close(&mut self, _: (), reason: CloseReason) {
+        let _ = self.closed.send(reason);
+    }
+}
+
+#[test]
+fn unconsumed_input_past_max_pending_input_closes_the_connection() {
+    let (tx, closed) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let rt = Runtime::builder()
+        .shards(1)
+        .listen(localhost())
+        .configure(|c| c.max_pending_input = 64 * 1024)
+        .serve(move |_| Hoarder { closed: tx.lock().unwrap().clone() })
+        .unwrap();
+    let client = TcpStream::connect(rt.local_addrs()[0]).unwrap();
+    // 1 MiB that the protocol never consumes: the reactor must not keep it.
+    let mut w = client.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..128 {
+            if w.write_all(&[7u8; 8192]).is_err() {
+                break; // closed under us: what the test expects
+            }
+        }
+    });
+    let reason = closed.recv_timeout(Duration::from_secs(10)).expect("the hoarding connection was closed");
+    assert_eq!(reason, CloseReason::Error(std::io::ErrorKind::OutOfMemory));
+    writer.join().unwrap();
+    rt.stop(Duration::from_secs(1));
+    rt.join().unwrap();
+}
