@@ -20,7 +20,10 @@
 //!   `epoll_wait` — go through the private `raw` module, which issues the
 //!   `syscall` instruction itself on x86_64 (glibc's wrappers are thread
 //!   cancellation points, bookkeeping weir never needs) and turns `-errno`
-//!   into an [`io::Error`] without touching `errno`.
+//!   into an [`io::Error`] without touching `errno`. Built with
+//!   `--cfg weir_sanitize` (`.ci/sanitizers.sh`) it calls glibc instead, so
+//!   that AddressSanitizer and ThreadSanitizer check the buffers the kernel
+//!   reads and writes.
 //!
 //! Linux only, by design: weir is built around epoll's edge-triggered mode and
 //! makes no attempt to abstract over kqueue or IOCP.

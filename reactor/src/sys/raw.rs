@@ -13,8 +13,35 @@
 //! The functions are `unsafe`: they pass raw pointers to the kernel, and the
 //! caller (the safe wrappers in [`super::io_ops`] and [`super::epoll`])
 //! states why those pointers are valid.
+//!
+//! # Under a sanitizer
+//!
+//! A `syscall` instruction is invisible to AddressSanitizer and
+//! ThreadSanitizer: they check memory the kernel touches only by
+//! intercepting glibc's wrappers (`read` marks the bytes it returned as
+//! written, `write` and `writev` the bytes sent as read, `epoll_wait` the
+//! events filled in). So a length one past a buffer would let the kernel
+//! write into the heap unseen. Built with `--cfg weir_sanitize`, as
+//! `.ci/sanitizers.sh` does, these functions call glibc instead
+//! ([`VIA_LIBC`]): the pointers and lengths are the very ones the
+//! instruction would get, now checked.
 
 use std::io;
+
+/// Whether `read`, `write`, `writev` and `epoll_wait` go through glibc's
+/// wrappers instead of the `syscall` instruction: only under a sanitizer
+/// (see the module docs). A constant, so the branch costs nothing.
+const VIA_LIBC: bool = cfg!(weir_sanitize);
+
+/// Turns glibc's `-1`-and-`errno` convention into a result.
+#[inline(always)]
+fn cvt_libc(ret: isize) -> io::Result<usize> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
 
 /// Converts the kernel's return convention (`-errno` on failure) to a result.
 #[inline(always)]
@@ -62,12 +89,7 @@ pub(crate) unsafe fn syscall4(nr: libc::c_long, a: usize, b: usize, c: usize, d:
     #[cfg(not(target_arch = "x86_64"))]
     {
         // SAFETY: as above; libc::syscall is the portable spelling.
-        let ret = unsafe { libc::syscall(nr, a, b, c, d) };
-        if ret == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(ret as usize)
-        }
+        cvt_libc(unsafe { libc::syscall(nr, a, b, c, d) } as isize)
     }
 }
 
@@ -78,6 +100,10 @@ pub(crate) unsafe fn syscall4(nr: libc::c_long, a: usize, b: usize, c: usize, d:
 /// `fd` must be open for the duration of the call and `buf..buf+len` writable.
 #[inline(always)]
 pub(crate) unsafe fn read(fd: i32, buf: *mut u8, len: usize) -> io::Result<usize> {
+    if VIA_LIBC {
+        // SAFETY: forwarded from the caller's contract.
+        return cvt_libc(unsafe { libc::read(fd, buf.cast(), len) });
+    }
     // SAFETY: forwarded from the caller's contract.
     unsafe { syscall4(libc::SYS_read, fd as usize, buf as usize, len, 0) }
 }
@@ -89,6 +115,10 @@ pub(crate) unsafe fn read(fd: i32, buf: *mut u8, len: usize) -> io::Result<usize
 /// `fd` must be open for the duration of the call and `buf..buf+len` readable.
 #[inline(always)]
 pub(crate) unsafe fn write(fd: i32, buf: *const u8, len: usize) -> io::Result<usize> {
+    if VIA_LIBC {
+        // SAFETY: forwarded from the caller's contract.
+        return cvt_libc(unsafe { libc::write(fd, buf.cast(), len) });
+    }
     // SAFETY: forwarded from the caller's contract.
     unsafe { syscall4(libc::SYS_write, fd as usize, buf as usize, len, 0) }
 }
@@ -101,6 +131,11 @@ pub(crate) unsafe fn write(fd: i32, buf: *const u8, len: usize) -> io::Result<us
 /// buffers stay readable for the call.
 #[inline(always)]
 pub(crate) unsafe fn writev(fd: i32, iov: *const libc::iovec, count: usize) -> io::Result<usize> {
+    if VIA_LIBC {
+        // SAFETY: forwarded from the caller's contract; the callers pass at
+        // most `IOV_MAX` iovecs, so the count fits a `c_int`.
+        return cvt_libc(unsafe { libc::writev(fd, iov, count as libc::c_int) });
+    }
     // SAFETY: forwarded from the caller's contract.
     unsafe { syscall4(libc::SYS_writev, fd as usize, iov as usize, count, 0) }
 }
@@ -119,21 +154,14 @@ pub(crate) unsafe fn epoll_wait(
     timeout: i32,
 ) -> io::Result<usize> {
     #[cfg(target_arch = "x86_64")]
-    {
+    if !VIA_LIBC {
         // SAFETY: forwarded from the caller's contract.
-        unsafe {
+        return unsafe {
             syscall4(libc::SYS_epoll_wait, epfd as usize, events as usize, max as usize, timeout as usize)
-        }
+        };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        // SAFETY: forwarded from the caller's contract (not every
-        // architecture has an `epoll_wait` system call; libc maps it).
-        let ret = unsafe { libc::epoll_wait(epfd, events, max, timeout) };
-        if ret == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(ret as usize)
-        }
-    }
+    // Under a sanitizer, and where there is no `epoll_wait` system call
+    // (libc maps it to `epoll_pwait`).
+    // SAFETY: forwarded from the caller's contract.
+    cvt_libc(unsafe { libc::epoll_wait(epfd, events, max, timeout) } as isize)
 }
