@@ -19,7 +19,7 @@
 //!   into a 400 instead of a silently ignored field.
 //! * `:id` in a pattern is a path parameter ([`Request::param`]);
 //!   [`Request::query_param`] form-decodes one query parameter.
-//! * Handlers return `Result<Response, ApiError>`; [`reply`] turns an error
+//! * Handlers return `Result<Response, ApiError>`; `reply` turns an error
 //!   into its JSON body with its status, in one place. An `after`
 //!   middleware does the same for the 404 and 405 the router answers by
 //!   itself (unknown path, wrong method, keeping its `Allow`), so a client

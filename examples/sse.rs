@@ -23,7 +23,7 @@
 //! the shard is behind, [`BodySink::send`] does not block and does not
 //! queue without limit: it returns `Err(SinkError::Full(chunk))`, handing
 //! the chunk back. The ticker keeps it as the stream's pending chunk and
-//! offers it again [`RETRY_FULL`] later, before making any new event, so
+//! offers it again `RETRY_FULL` later, before making any new event, so
 //! events are neither lost nor reordered, and the producer never sleeps on
 //! one slow stream while the others wait. `SinkError::Closed` means the
 //! server has stopped: the stream is dropped.

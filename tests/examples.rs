@@ -264,7 +264,11 @@ fn worker_pool_counts_on_workers_and_the_inline_route_stalls_the_shard() {
     // The difference, by order of answers rather than by a clock: a slow
     // count on one connection, then a ping on another (the example runs one
     // shard, so both connections share it).
-    let ping_overtakes = |route: &str| -> bool {
+    // `pause` between the two requests: for the inline route, so the count
+    // has surely started when the ping arrives (two writes on two sockets
+    // may reach the server in either order if the client thread moves to
+    // another CPU between them).
+    let ping_overtakes = |route: &str, pause: Duration| -> bool {
         let (mut slow, mut quick) = (ex.connect(), ex.connect());
         // Both connections accepted and idle before the race starts.
         for c in [&mut slow, &mut quick] {
@@ -272,6 +276,7 @@ fn worker_pool_counts_on_workers_and_the_inline_route_stalls_the_shard() {
             assert_eq!(c.read(false).text(), "pong\n");
         }
         slow.send(format!("GET {route}?below=1000000 HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        std::thread::sleep(pause);
         quick.send(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(quick.read(false).text(), "pong\n");
         // Has the slow answer arrived by the time the ping's did?
@@ -285,8 +290,12 @@ fn worker_pool_counts_on_workers_and_the_inline_route_stalls_the_shard() {
         assert_eq!(json(&slow.read(false))["primes"], 78498);
         !slow_done
     };
-    assert!(ping_overtakes("/workers/primes"), "the ping waited for a count on the worker pool");
-    assert!(!ping_overtakes("/inline/primes"), "the ping overtook a count that ran on its shard");
+    assert!(
+        ping_overtakes("/workers/primes", Duration::ZERO),
+        "the ping waited for a count on the worker pool"
+    );
+    let pause = Duration::from_millis(50);
+    assert!(!ping_overtakes("/inline/primes", pause), "the ping overtook a count that ran on its shard");
 }
 
 #[test]
