@@ -102,7 +102,8 @@ fn every_cited_path_and_name_exists() {
 /// and line, and nothing else is.
 #[test]
 fn broken_citations_in_a_scratch_tree_are_each_reported() {
-    let root = scratch_dir("fixture");
+    let scratch = Scratch::new("fixture");
+    let root = scratch.0.clone();
     write(&root, "reactor/src/shard.rs", "pub struct Shard;\nimpl Shard { fn drive(&self) {} }\n// ghost_fn\nconst S: &str = \"phantom_fn\";\n");
     write(
         &root,
@@ -138,7 +139,6 @@ fn broken_citations_in_a_scratch_tree_are_each_reported() {
     for (got, want) in problems.iter().zip(expect) {
         assert!(got.starts_with(want), "{got:?} should start with {want:?}");
     }
-    let _ = fs::remove_dir_all(&root);
 }
 
 /// The real docs in a copy of the tree where one cited file was renamed:
@@ -146,7 +146,8 @@ fn broken_citations_in_a_scratch_tree_are_each_reported() {
 #[test]
 fn renaming_a_cited_file_breaks_the_check() {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let copy = scratch_dir("copy");
+    let scratch = Scratch::new("copy");
+    let copy = scratch.0.clone();
     copy_tree(&here, &copy);
     assert!(check(&copy).problems.is_empty(), "the copy checks clean before the rename");
     let cited = "reactor/src/shard/accept.rs";
@@ -156,7 +157,6 @@ fn renaming_a_cited_file_breaks_the_check() {
         problems.iter().any(|p| p.contains(&format!("`{cited}`"))),
         "renamed {cited}, but no problem names it: {problems:#?}"
     );
-    let _ = fs::remove_dir_all(&copy);
 }
 
 // ------------------------------------------------------------- the checker
@@ -615,11 +615,23 @@ fn normalize(p: &Path) -> String {
     parts.join("/")
 }
 
-fn scratch_dir(what: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weir-doc-links-{what}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A folder under the system's temporary folder, removed when dropped
+/// (also when the test fails).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("weir-doc-links-{what}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 fn write(root: &Path, rel: &str, text: &str) {
