@@ -18,18 +18,18 @@
 //!   type, when it names one — appear as a word in the *code* of the
 //!   tree's `.rs` files (comments and string literals do not count, or the
 //!   guide would vouch for its own names) or of its Python and shell
-//!   scripts (`benches/suite.py`, `tree_cpu_ticks`; `#` comments left out). A one-word name that reads as
-//!   code (`flush_batch`, `HeadEncoder`, `SHARD_MESSAGES_PER_FLUSH`,
-//!   `drive()`) is checked the same way when it sits in the same
-//!   paragraph, list item or table row as a cited path; a single word such
-//!   as `Host` or `EAGAIN` is a header or an errno as often as code, and
-//!   is left alone.
+//!   scripts (`benches/suite.py`, `tree_cpu_ticks`; `#` comments left
+//!   out). A one-word name that reads as code (`flush_batch`,
+//!   `HeadEncoder`, `SHARD_MESSAGES_PER_FLUSH`, `drive()`) is checked the
+//!   same way when it sits in the same paragraph, list item or table row
+//!   as a cited path; a single word such as `Host` or `EAGAIN` is a header
+//!   or an errno as often as code, and is left alone.
 //!
 //! Skipped: fenced code blocks (commands and sketches, not citations),
 //! URLs, paths under `target/`, absolute paths (`/proc/PID/stat`), and
 //! paths of the standard library or other crates (`std::…`, `libc::…`).
-//! Files other engineers are still writing are in [`PLANNED`]: a link to
-//! one passes while it is missing, and the entry must go once it exists.
+//! Files other engineers are still writing are in [`PLANNED`]: citing one
+//! passes while it is missing, and the entry must go once it exists.
 //!
 //! Every problem is reported, each with its file and line.
 
@@ -124,6 +124,11 @@ fn broken_citations_in_a_scratch_tree_are_each_reported() {
     );
     write(
         &root,
+        "docs/diagrams/loop.txt",
+        "step: x | y | Shard::drive, Shard::vanished | reactor/src/shard.rs | z\n",
+    );
+    write(
+        &root,
         "reactor/src/guide.rs",
         "//! Read it next to `src/shard.rs` and `src/nope.rs`.\nfn not_doc() {} // `src/also_nope.rs`\n",
     );
@@ -133,6 +138,7 @@ fn broken_citations_in_a_scratch_tree_are_each_reported() {
         "docs/a.md:5: `reactor/src/missing.rs`",
         "docs/a.md:6: `ghost_fn`",
         "docs/a.md:7: `Shard::phantom_fn`",
+        "docs/diagrams/loop.txt:1: `Shard::vanished`",
         "reactor/src/guide.rs:1: `src/nope.rs`",
     ];
     assert_eq!(problems.len(), expect.len(), "{problems:#?}");
