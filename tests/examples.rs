@@ -11,7 +11,12 @@
 //! prints no address within [`START_TIMEOUT`] fails the test: it never
 //! passes by doing nothing. (`cargo test --test examples` alone does not
 //! build the examples: run `cargo test --workspace`, or
-//! `cargo build --examples` first.)
+//! `cargo build --examples` first; a binary older than its example's
+//! source fails too, rather than test yesterday's code.)
+//!
+//! The last three tests check the harness itself: a missing binary, an
+//! example that exits before listening and one that never says it listens
+//! each fail.
 
 mod common;
 
