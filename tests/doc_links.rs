@@ -28,19 +28,11 @@
 //! Skipped: fenced code blocks (commands and sketches, not citations),
 //! URLs, paths under `target/`, absolute paths (`/proc/PID/stat`), and
 //! paths of the standard library or other crates (`std::…`, `libc::…`).
-//! Files other engineers are still writing are in [`PLANNED`]: citing one
-//! passes while it is missing, and the entry must go once it exists.
-//!
 //! Every problem is reported, each with its file and line.
 
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Docs being written elsewhere, cited before they land. Once a file here
-/// exists, the test fails until its entry is removed.
-const PLANNED: &[&str] =
-    &["docs/network-layers.md", "docs/reactor.md", "docs/websocket-anatomy.md", "docs/security.md"];
 
 /// Extensions that make a code span a file citation.
 const FILE_EXTS: &[&str] = &[
@@ -120,7 +112,7 @@ fn broken_citations_in_a_scratch_tree_are_each_reported() {
          * `Shard::phantom_fn`: named only in a string.\n\n\
          ```sh\ncat nothing/here.rs `also/not/checked.rs`\n```\n\n\
          `https://example.invalid/a.rs`, `/proc/PID/stat`, `target/debug/x.rs`, `std::env::args`.\n\
-         [up](../README.md), [planned](reactor.md).\n",
+         [up](../README.md).\n",
     );
     write(
         &root,
@@ -182,13 +174,6 @@ struct Report {
 fn check(root: &Path) -> Report {
     let tree = Tree::scan(root);
     let mut report = Report::default();
-    for planned in PLANNED {
-        if root.join(planned).exists() {
-            report.problems.push(format!(
-                "tests/doc_links.rs: {planned} exists now: remove it from PLANNED so links to it are checked"
-            ));
-        }
-    }
     for doc in docs(root) {
         report.docs += 1;
         for unit in units(&doc.lines) {
@@ -208,7 +193,7 @@ fn check_unit(tree: &Tree, doc: &Doc, unit: &Unit, out: &mut Report) {
         if let Some(path) = as_path(span) {
             cites_a_path = true;
             out.paths += 1;
-            if !tree.resolves(&path, &doc.rel) && !PLANNED.contains(&path.as_str()) {
+            if !tree.resolves(&path, &doc.rel) {
                 out.problems.push(format!("{}: `{span}`: no such file or folder", at(*offset)));
             }
         }
@@ -218,7 +203,7 @@ fn check_unit(tree: &Tree, doc: &Doc, unit: &Unit, out: &mut Report) {
         let file = target.split('#').next().unwrap_or("");
         let from = Path::new(&doc.rel).parent().unwrap_or(Path::new(""));
         let joined = normalize(&from.join(file));
-        if !tree.root.join(&joined).exists() && !PLANNED.contains(&joined.as_str()) {
+        if !tree.root.join(&joined).exists() {
             out.problems.push(format!("{}: link `{target}`: no such file ({joined})", at(*offset)));
         }
     }
