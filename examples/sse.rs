@@ -26,11 +26,9 @@
 //! offers it again `RETRY_FULL` later, before making any new event, so
 //! events are neither lost nor reordered, and the producer never sleeps on
 //! one slow stream while the others wait. `SinkError::Closed` means the
-//! server has stopped: the stream is dropped.
-//!
-//! A client that disconnects is not reported to the producer (its chunks
-//! are dropped by the shard), which is one reason every stream here ends
-//! after `count` events: the work a stream can cause is bounded.
+//! client has gone (or the server has stopped): the stream is dropped at
+//! once, so no work is spent on nobody. Every stream also ends after
+//! `count` events: the work one request can cause is bounded.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};

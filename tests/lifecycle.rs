@@ -219,6 +219,38 @@ fn a_slow_but_steady_reader_gets_a_long_answer_past_the_write_timeout() {
     assert!(got[h..h + BODY] == expected[..], "the body arrived intact");
 }
 
+// ------------------------------------------------------------ streams
+
+#[test]
+fn a_stream_producer_hears_when_its_client_is_gone() {
+    // The producer streams until its sink says the connection is gone; the
+    // client reads the head and one chunk, then disconnects.
+    let (done_tx, done) = mpsc::channel::<&'static str>();
+    let done_tx = Mutex::new(done_tx);
+    let app = App::new().get("/events", move |_| {
+        let done = done_tx.lock().unwrap().clone();
+        Response::sse(move |mut sink| {
+            std::thread::spawn(move || loop {
+                match sink.send("data: tick\n\n") {
+                    Ok(()) | Err(weir::SinkError::Full(_)) => std::thread::sleep(Duration::from_millis(5)),
+                    Err(weir::SinkError::Closed) => {
+                        done.send("closed").unwrap();
+                        return;
+                    }
+                }
+            });
+        })
+    });
+    let srv = TestServer::with_config(app, ServerConfig::default(), 1);
+    let mut c = connect(&srv);
+    c.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut first = [0u8; 64];
+    let n = std::io::Read::read(&mut c.r, &mut first).expect("the stream starts");
+    assert!(n > 0);
+    drop(c);
+    assert_eq!(done.recv_timeout(support::PATIENCE).expect("the producer was told"), "closed");
+}
+
 // ------------------------------------------------------------ bounds
 
 #[test]

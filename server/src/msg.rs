@@ -21,6 +21,7 @@
 //! [`PubSub`]: crate::ws::PubSub
 //! [`SinkError::Full`]: crate::SinkError::Full
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use weir_reactor::{SendError, ShardHandle, Token};
@@ -88,9 +89,21 @@ impl ConnAddr {
     }
 }
 
-impl StreamOut for ConnAddr {
+/// Where a streamed body goes: the connection, and a flag its shard sets
+/// when the connection (or the stream) is over, so the producer hears
+/// [`SinkError::Closed`] instead of producing for nobody.
+#[derive(Debug)]
+pub(crate) struct StreamTarget {
+    pub(crate) to: ConnAddr,
+    pub(crate) gone: Arc<AtomicBool>,
+}
+
+impl StreamOut for StreamTarget {
     fn chunk(&self, chunk: Vec<u8>) -> Result<(), SinkError> {
-        match self.try_send(Msg::StreamChunk(chunk)) {
+        if self.gone.load(Ordering::Acquire) {
+            return Err(SinkError::Closed);
+        }
+        match self.to.try_send(Msg::StreamChunk(chunk)) {
             Ok(()) => Ok(()),
             Err(SendError::Full(Msg::StreamChunk(chunk))) => Err(SinkError::Full(chunk)),
             Err(_) => Err(SinkError::Closed),
@@ -99,6 +112,6 @@ impl StreamOut for ConnAddr {
 
     fn end(&self, chunks: u64) {
         // The end must not be lost (the client would wait for it): control lane.
-        self.send(Msg::StreamEnd(chunks));
+        self.to.send(Msg::StreamEnd(chunks));
     }
 }

@@ -36,6 +36,8 @@
 
 use std::collections::VecDeque;
 use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use weir_http::{BodyDecoder, BodyFraming, DateCache, Decoded, RequestHead, RequestParser, Version};
@@ -84,6 +86,17 @@ pub(crate) struct Stream {
     /// The producer finished after this many chunks (its end travels on
     /// the control lane and may overtake chunks still in the data lane).
     end_after: Option<u64>,
+    /// Set when the connection closes: the producer's next send is refused
+    /// (`SinkError::Closed`) instead of going to nobody.
+    gone: Arc<AtomicBool>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // The stream is over (ended, or its connection closed, upgraded or
+        // aborted): tell the producer.
+        self.gone.store(true, Ordering::Release);
+    }
 }
 
 /// Facts about a request that its answer needs.

@@ -8,16 +8,19 @@
 //! reading side stops as soon as the close is decided, and answers behind
 //! it are dropped, never written after a `Connection: close`.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use weir_http::{
     encode_chunk_header, response_has_body, status_allows_framing, CHUNK_HEADER_MAX, LAST_CHUNK,
 };
+
 use weir_reactor::{Chunk, Ctx, FileRange, SharedBytes};
 
 use super::{Meta, Pending, Reading, Stream, Writing, H1};
 use crate::conn::HttpShard;
 use crate::head::{ConnHeader, Framing};
 use crate::middleware::{run_after, Chain};
-use crate::msg::{ConnAddr, Msg};
+use crate::msg::{ConnAddr, Msg, StreamTarget};
 use crate::request::OwnedRequest;
 use crate::response::{Body, BodySink, Part, Response};
 
@@ -205,9 +208,11 @@ impl HttpShard {
                     }
                 }
                 Body::Stream(start) => {
-                    conn.writing =
-                        Writing::Streaming(Box::new(Stream { raw: raw_stream, chunks: 0, end_after: None }));
-                    start(BodySink::new(Box::new(ConnAddr { shard: cx.handle(), token: cx.token() })));
+                    let gone = Arc::new(AtomicBool::new(false));
+                    let stream = Stream { raw: raw_stream, chunks: 0, end_after: None, gone: gone.clone() };
+                    conn.writing = Writing::Streaming(Box::new(stream));
+                    let to = ConnAddr { shard: cx.handle(), token: cx.token() };
+                    start(BodySink::new(Box::new(StreamTarget { to, gone })));
                     return;
                 }
             }
