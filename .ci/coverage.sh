@@ -31,8 +31,9 @@ fi
 out=target/llvm-cov
 mkdir -p "$out"
 echo "== cargo llvm-cov: the workspace tests, instrumented"
-# Old .profraw files are removed first (the default without --no-clean), so
-# the figures are this run's alone.
+# With --no-report, the .profraw files of earlier runs stay and would be
+# merged into this one's figures: remove them first (the build is kept).
+cargo llvm-cov clean --profraw-only
 cargo llvm-cov --workspace --no-report
 cargo llvm-cov report --workspace --json --summary-only --output-path "$out/summary.json"
 if [ "${COVERAGE_HTML:-0}" = 1 ]; then
