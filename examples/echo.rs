@@ -25,7 +25,7 @@ impl Protocol for Echo {
         cx.set_deadline(IDLE_TIMEOUT);
     }
 
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         cx.write_copy(data);
         cx.set_deadline(IDLE_TIMEOUT);
         data.len()

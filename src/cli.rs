@@ -70,8 +70,10 @@ pub fn run() -> std::io::Result<()> {
     weir::block_shutdown_signals()?;
     let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
 
-    let shards =
-        cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let shards = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .max(1);
     let mut builtins = Builtins::default();
     let mut ws_pubsub = true;
     for name in &cli.no_builtin {

@@ -2,6 +2,9 @@
 //! port, raw bytes for the protocol edges, an independent client (ureq) for
 //! the ordinary paths.
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;
@@ -16,7 +19,9 @@ fn app() -> App {
         .get("/a", |_| Response::text("a"))
         .get("/b", |_| Response::text("b"))
         .get("/users/:id", |req| Response::text(format!("user {}", req.param("id").unwrap())))
-        .get("/q", |req| Response::text(req.query_param("x").map(|v| v.into_owned()).unwrap_or_default()))
+        .get("/q", |req| {
+            Response::text(req.query_param("x").map(std::borrow::Cow::into_owned).unwrap_or_default())
+        })
         .post("/body", |req| Response::text(req.body().to_vec()))
         .route(
             "GET",
@@ -718,7 +723,7 @@ fn the_types_in_public_signatures_can_be_named() {
     fn text(body: impl Into<weir::TextBody>) -> Response {
         Response::text(body)
     }
-    let start: weir::StreamStart = Box::new(|sink| sink.finish());
+    let start: weir::StreamStart = Box::new(weir::BodySink::finish);
     let (_, _, _) = (text("t"), weir::Body::Stream(start), weir::HeaderValue::from("v"));
 }
 

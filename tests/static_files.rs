@@ -15,6 +15,9 @@
 //!     link_in -> small.txt   link_out -> ../secret.txt   dir_out -> ../outside
 //! ```
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

@@ -1,6 +1,9 @@
 //! WebSocket end to end, with an independent client (tungstenite) and raw
 //! frames where the client library would not send what we need.
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};
@@ -26,7 +29,7 @@ struct TestWs {
 impl WsHandler for TestWs {
     type State = ();
     fn on_open(&self, _: &mut WsCtx<'_, '_>, _: &weir::Request<'_>) {}
-    fn on_message(&self, _: &mut (), ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
+    fn on_message(&self, (): &mut (), ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
         match msg {
             WsMessage::Text("sub") => {
                 ws.subscribe("room");
@@ -103,7 +106,7 @@ fn echo_text_and_binary() {
 /// A masked client frame, by hand.
 fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mask = [0x11u8, 0x22, 0x33, 0x44];
-    let mut out = vec![(fin as u8) << 7 | opcode];
+    let mut out = vec![u8::from(fin) << 7 | opcode];
     match payload.len() {
         n if n < 126 => out.push(0x80 | n as u8),
         n if n < 65536 => {

@@ -8,6 +8,9 @@
 //! connection counts as closed only on a Close frame followed by EOF or a
 //! reset.
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod support;
 
@@ -154,7 +157,7 @@ struct Flood {
 impl WsHandler for Flood {
     type State = ();
     fn on_open(&self, _: &mut WsCtx<'_, '_>, _: &weir::Request<'_>) {}
-    fn on_message(&self, _: &mut (), ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
+    fn on_message(&self, (): &mut (), ws: &mut WsCtx<'_, '_>, msg: WsMessage<'_>) {
         if let WsMessage::Text("flood") = msg {
             let chunk = vec![0x5a; self.len];
             let statuses: Vec<SendStatus> = (0..self.count).map(|_| ws.send_binary(&chunk)).collect();
@@ -163,7 +166,7 @@ impl WsHandler for Flood {
         }
     }
 
-    fn on_drain(&self, _: &mut (), ws: &mut WsCtx<'_, '_>) {
+    fn on_drain(&self, (): &mut (), ws: &mut WsCtx<'_, '_>) {
         ws.send_text("drained");
     }
 }
@@ -285,9 +288,9 @@ impl WsHandler for Handoff {
         self.opened.send(ws.sender()).unwrap();
     }
 
-    fn on_message(&self, _: &mut (), _ws: &mut WsCtx<'_, '_>, _msg: WsMessage<'_>) {}
+    fn on_message(&self, (): &mut (), _ws: &mut WsCtx<'_, '_>, _msg: WsMessage<'_>) {}
 
-    fn on_close(&self, _: (), _sender: &WsSender, code: Option<u16>) {
+    fn on_close(&self, (): (), _sender: &WsSender, code: Option<u16>) {
         self.closed.send(code).unwrap();
     }
 }

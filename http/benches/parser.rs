@@ -21,19 +21,19 @@ fn parsers(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(buf.len() as u64));
         let mut p = RequestParser::new(limits);
         g.bench_with_input(BenchmarkId::new("weir", name), buf, |b, buf| {
-            b.iter(|| weir_head(&mut p, black_box(buf)))
+            b.iter(|| weir_head(&mut p, black_box(buf)));
         });
         g.bench_with_input(BenchmarkId::new("httparse", name), buf, |b, buf| {
-            b.iter(|| httparse_head(black_box(buf)))
+            b.iter(|| httparse_head(black_box(buf)));
         });
     }
     g.throughput(Throughput::Bytes(POST_CHUNKED.len() as u64));
     let mut p = RequestParser::new(limits);
     g.bench_with_input(BenchmarkId::new("weir", "post_chunked"), POST_CHUNKED, |b, buf| {
-        b.iter(|| weir_post(&mut p, &limits, black_box(buf)))
+        b.iter(|| weir_post(&mut p, &limits, black_box(buf)));
     });
     g.bench_with_input(BenchmarkId::new("httparse", "post_chunked"), POST_CHUNKED, |b, buf| {
-        b.iter(|| httparse_post(black_box(buf)))
+        b.iter(|| httparse_post(black_box(buf)));
     });
     g.finish();
 
@@ -56,7 +56,7 @@ fn parsers(c: &mut Criterion) {
                     None => end += 16,
                 }
             }
-        })
+        });
     });
     g.bench_function("httparse", |b| {
         b.iter(|| {
@@ -70,7 +70,7 @@ fn parsers(c: &mut Criterion) {
                     httparse::Status::Partial => end += 16,
                 }
             }
-        })
+        });
     });
     g.finish();
 }
@@ -82,13 +82,13 @@ fn router(c: &mut Criterion) {
         b.iter(|| {
             let m = r.lookup(black_box(b"GET"), black_box("/api/res17/12345")).expect("match");
             *m.value + m.params.len() as u32
-        })
+        });
     });
     g.bench_function("static_3_segments", |b| {
-        b.iter(|| *r.lookup(black_box(b"GET"), black_box("/pages/p17/index")).expect("match").value)
+        b.iter(|| *r.lookup(black_box(b"GET"), black_box("/pages/p17/index")).expect("match").value);
     });
     g.bench_function("not_found", |b| {
-        b.iter(|| r.lookup(black_box(b"GET"), black_box("/api/nope/1")).is_err())
+        b.iter(|| r.lookup(black_box(b"GET"), black_box("/api/nope/1")).is_err());
     });
     g.finish();
 }

@@ -44,7 +44,7 @@ fn timer(c: &mut Criterion) {
             fired.clear();
             wheel.advance(now, &mut fired);
             black_box(fired.len())
-        })
+        });
     });
 
     g.bench_function("lazy_rearm", |b| {
@@ -71,7 +71,7 @@ fn timer(c: &mut Criterion) {
                 }
             }
             black_box(fired.len())
-        })
+        });
     });
     g.finish();
 }
@@ -94,7 +94,7 @@ fn write_queue(c: &mut Criterion) {
                     q.push(Chunk::Static(BODY));
                 }
                 black_box(q.flush(&devnull, &mut iov, &mut pool).expect("writev to /dev/null"))
-            })
+            });
         });
     }
     g.finish();

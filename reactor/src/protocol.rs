@@ -86,12 +86,14 @@ impl ConnectOptions {
     }
 
     /// With this connect timeout.
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// With this tag.
+    #[must_use]
     pub fn tag(mut self, tag: u16) -> Self {
         self.tag = tag;
         self

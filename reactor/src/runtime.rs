@@ -57,6 +57,7 @@ impl Endpoint {
     }
 
     /// Its connections go through transports made by `factory` (TLS, say).
+    #[must_use]
     pub fn transport(mut self, factory: Arc<dyn TransportFactory>) -> Endpoint {
         self.transport = Some(factory);
         self
@@ -84,7 +85,7 @@ impl Runtime<()> {
     /// Starts building a runtime: one shard per available core by default.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
-            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shards: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             config: ShardConfig::default(),
             addrs: Vec::new(),
             prebound: Vec::new(),
@@ -94,6 +95,7 @@ impl Runtime<()> {
 
 impl RuntimeBuilder {
     /// Number of shards (threads). Default: the number of available cores.
+    #[must_use]
     pub fn shards(mut self, n: usize) -> Self {
         self.shards = n.max(1);
         self
@@ -102,11 +104,13 @@ impl RuntimeBuilder {
     /// Listens on `addr` (repeatable). Each shard binds its own
     /// `SO_REUSEPORT` socket; `[::]` is dual-stack. Port 0 picks a free port
     /// once, shared by all shards (see [`Runtime::local_addrs`]).
+    #[must_use]
     pub fn listen(self, addr: SocketAddr) -> Self {
         self.listen_on(addr, Endpoint::default())
     }
 
     /// Listens on `addr` as `endpoint` (its tag and transport).
+    #[must_use]
     pub fn listen_on(mut self, addr: SocketAddr, endpoint: Endpoint) -> Self {
         self.addrs.push((addr, endpoint));
         self
@@ -114,23 +118,27 @@ impl RuntimeBuilder {
 
     /// Serves an already-bound listener (socket activation, tests). All
     /// shards share it.
+    #[must_use]
     pub fn listener(self, listener: TcpListener) -> Self {
         self.listener_on(listener, Endpoint::default())
     }
 
     /// Serves an already-bound listener as `endpoint`.
+    #[must_use]
     pub fn listener_on(mut self, listener: TcpListener, endpoint: Endpoint) -> Self {
         self.prebound.push((listener, endpoint));
         self
     }
 
     /// Replaces the whole shard configuration.
+    #[must_use]
     pub fn config(mut self, config: ShardConfig) -> Self {
         self.config = config;
         self
     }
 
     /// Edits the shard configuration in place.
+    #[must_use]
     pub fn configure(mut self, f: impl FnOnce(&mut ShardConfig)) -> Self {
         f(&mut self.config);
         self

@@ -696,7 +696,7 @@ impl<P: Protocol> Shard<P> {
                     if opts.link {
                         let proto = &mut self.proto;
                         with_slot(&mut self.slab, &mut self.core, from, true, |s, cx| {
-                            proto.on_peer_closed(s, cx)
+                            proto.on_peer_closed(s, cx);
                         });
                         self.drive(from);
                     }

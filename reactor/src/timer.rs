@@ -202,7 +202,7 @@ mod tests {
     fn long_pause_fires_everything_once() {
         let mut w = TimerWheel::new(10, 8);
         for i in 0..20 {
-            w.schedule(tok(i), 10 + i as u64 * 15);
+            w.schedule(tok(i), 10 + u64::from(i) * 15);
         }
         assert_eq!(fired_at(&mut w, 10_000), (0..20).collect::<Vec<_>>());
         assert!(w.is_empty());

@@ -34,7 +34,7 @@ impl Token {
     pub(crate) const NONE: Token = Token(u64::MAX);
 
     pub(crate) fn new(index: u32, generation: u32) -> Token {
-        Token(((generation as u64) << 32) | index as u64)
+        Token((u64::from(generation) << 32) | u64::from(index))
     }
 
     /// A token for one of the shard's own descriptors (not a connection).
@@ -125,7 +125,7 @@ impl<T> Slab<T> {
                 Slot::Vacant { generation, .. } => Some(Token::new(self.free_head, *generation)),
                 Slot::Occupied { .. } => unreachable!("free list points at an occupied slot"),
             }
-        } else if (self.slots.len() as u64) < Token::RESERVED_BASE as u64 {
+        } else if (self.slots.len() as u64) < u64::from(Token::RESERVED_BASE) {
             Some(Token::new(self.slots.len() as u32, 0))
         } else {
             None

@@ -1,5 +1,8 @@
 //! The reactor over real loopback sockets: bytes and counts, never timings.
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,7 +28,7 @@ impl Protocol for Echo {
             cx.set_send_buffer(n).unwrap();
         }
     }
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         cx.write_copy(data);
         data.len()
     }
@@ -115,7 +118,7 @@ impl Protocol for Bracket {
     fn on_open(&mut self, cx: &mut Ctx<'_, ()>) {
         cx.set_send_buffer(4096).unwrap();
     }
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         cx.write_with(1, |out| out.push(b'['));
         cx.write(data.to_vec());
         cx.write_copy(b"]");
@@ -297,7 +300,7 @@ impl Protocol for Lines {
         self.report(Report::Opened(cx.token(), cx.handle()));
     }
 
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
         let mut consumed = 0;
         while let Some(nl) = data[consumed..].iter().position(|&b| b == b'\n') {
             let line = std::str::from_utf8(&data[consumed..consumed + nl]).unwrap().to_string();
@@ -307,21 +310,21 @@ impl Protocol for Lines {
         consumed
     }
 
-    fn on_timer(&mut self, _: &mut (), cx: &mut Ctx<'_, Msg>) {
+    fn on_timer(&mut self, (): &mut (), cx: &mut Ctx<'_, Msg>) {
         cx.write(&b"fired\n"[..]);
     }
 
-    fn on_message(&mut self, _: &mut (), cx: &mut Ctx<'_, Msg>, msg: Msg) {
+    fn on_message(&mut self, (): &mut (), cx: &mut Ctx<'_, Msg>, msg: Msg) {
         match msg {
             Msg::Text(t) => cx.write(format!("message {t}\n").into_bytes()),
             Msg::Job(id) => cx.write(format!("job {id}\n").into_bytes()),
         }
     }
 
-    fn on_close(&mut self, _: (), _: CloseReason) {}
+    fn on_close(&mut self, (): (), _: CloseReason) {}
 
     fn on_shutdown(&mut self, shard: &mut ShardCtx<'_, Self>) {
-        shard.for_each(|_, cx| cx.close());
+        shard.for_each(|(), cx| cx.close());
     }
 }
 
@@ -339,10 +342,10 @@ impl Protocol for Tracked {
         self.0.on_data(&mut (), cx, data)
     }
     fn on_timer(&mut self, _: &mut Token, cx: &mut Ctx<'_, Msg>) {
-        self.0.on_timer(&mut (), cx)
+        self.0.on_timer(&mut (), cx);
     }
     fn on_message(&mut self, _: &mut Token, cx: &mut Ctx<'_, Msg>, msg: Msg) {
-        self.0.on_message(&mut (), cx, msg)
+        self.0.on_message(&mut (), cx, msg);
     }
     fn on_close(&mut self, token: Token, _: CloseReason) {
         self.0.report(Report::Closed(token));

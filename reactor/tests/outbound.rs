@@ -1,6 +1,9 @@
 //! Outbound connections, linked pairs, transports, listener tags, the shard
 //! tick and the bounded data inbox, over real loopback sockets.
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -27,7 +30,7 @@ impl Protocol for Echo {
     type Conn = ();
     type Message = ();
     fn on_open(&mut self, _: &mut Ctx<'_, ()>) {}
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         cx.write_copy(data);
         data.len()
     }
@@ -161,7 +164,7 @@ impl Protocol for Tunnel {
     fn on_open(&mut self, cx: &mut Ctx<'_, ()>) {
         cx.connect(self.upstream, ConnectOptions::linked(), ()).unwrap();
     }
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         let Some(mut peer) = cx.peer() else {
             return 0; // not linked yet: keep the bytes
         };
@@ -172,12 +175,12 @@ impl Protocol for Tunnel {
         }
         data.len()
     }
-    fn on_writable(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>) {
+    fn on_writable(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>) {
         if let Some(mut peer) = cx.peer() {
             peer.resume_reading();
         }
     }
-    fn on_eof(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>) {
+    fn on_eof(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>) {
         // The client's FIN is passed on; the upstream's ends the pair (its
         // peer hears on_peer_closed and closes after flushing).
         if cx.is_outbound() {
@@ -328,7 +331,7 @@ impl Protocol for TagAndFile {
         cx.set_send_buffer(4096).unwrap();
         cx.write_copy(&[cx.tag() as u8]);
     }
-    fn on_data(&mut self, _: &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
         if data == b"file" {
             cx.write(FileRange { file: self.file.clone(), offset: 3, len: self.len - 3 });
         } else {
@@ -389,7 +392,7 @@ impl Protocol for Ticker {
     type Conn = ();
     type Message = u32;
     fn on_open(&mut self, _: &mut Ctx<'_, u32>) {}
-    fn on_data(&mut self, _: &mut (), _: &mut Ctx<'_, u32>, data: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), _: &mut Ctx<'_, u32>, data: &mut [u8]) -> usize {
         data.len()
     }
     fn on_tick(&mut self, _: &mut ShardCtx<'_, Self>) {

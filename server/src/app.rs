@@ -135,6 +135,7 @@ impl std::fmt::Debug for Scope {
 macro_rules! method_fns {
     ($($(#[$doc:meta])* $name:ident => $method:literal),* $(,)?) => {$(
         $(#[$doc])*
+        #[must_use]
         pub fn $name<F>(self, pattern: &str, handler: F) -> Self
         where
             F: Fn(&Request<'_>) -> Response + Send + Sync + 'static,
@@ -170,6 +171,7 @@ impl Scope {
 
     /// A route for `method` (any token, e.g. `"PROPFIND"`) with a handler
     /// built by [`inline`], [`workers`](crate::workers) or [`deferred`](crate::deferred).
+    #[must_use]
     pub fn route(mut self, method: &str, pattern: &str, handler: Handler) -> Self {
         self.routes.push(RouteDef {
             method: Some(method.to_string()),
@@ -181,29 +183,34 @@ impl Scope {
     }
 
     /// A route for every method.
+    #[must_use]
     pub fn any(mut self, pattern: &str, handler: Handler) -> Self {
         self.routes.push(RouteDef { method: None, pattern: pattern.to_string(), handler, ws: None });
         self
     }
 
     /// Adds middleware around every route of this scope (and nested scopes).
+    #[must_use]
     pub fn middleware(mut self, m: impl Middleware) -> Self {
         self.middleware.push(Arc::new(m));
         self
     }
 
     /// A nested scope under `prefix`.
+    #[must_use]
     pub fn scope(mut self, prefix: &str, build: impl FnOnce(Scope) -> Scope) -> Self {
         self.scopes.push(build(Scope::new(prefix)));
         self
     }
 
     /// Serves the files under `dir` at `prefix` (GET and HEAD).
+    #[must_use]
     pub fn static_dir(self, prefix: &str, dir: impl Into<PathBuf>) -> Self {
         self.static_files(prefix, StaticFiles::new(dir))
     }
 
     /// Serves files with a configured [`StaticFiles`].
+    #[must_use]
     pub fn static_files(mut self, prefix: &str, files: StaticFiles) -> Self {
         let files = Arc::new(files);
         self.statics.push(files.clone());
@@ -220,6 +227,7 @@ impl Scope {
     }
 
     /// A WebSocket endpoint at `pattern` (see [`crate::ws`]).
+    #[must_use]
     pub fn ws(mut self, pattern: &str, route: crate::ws::WsRoute) -> Self {
         let refuse = inline(|_req| {
             Response::error(426)
@@ -277,6 +285,7 @@ impl Default for App {
 macro_rules! app_method_fns {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
         $(#[$doc])*
+        #[must_use]
         pub fn $name<F>(self, pattern: &str, handler: F) -> Self
         where
             F: Fn(&Request<'_>) -> Response + Send + Sync + 'static,
@@ -307,36 +316,43 @@ impl App {
 
     /// A route for `method` with a handler built by [`inline`],
     /// [`workers`](crate::workers) or [`deferred`](crate::deferred).
+    #[must_use]
     pub fn route(self, method: &str, pattern: &str, handler: Handler) -> Self {
         App { root: self.root.route(method, pattern, handler) }
     }
 
     /// A route for every method.
+    #[must_use]
     pub fn any(self, pattern: &str, handler: Handler) -> Self {
         App { root: self.root.any(pattern, handler) }
     }
 
     /// Adds app-wide middleware (it also wraps 404 and 405 answers).
+    #[must_use]
     pub fn middleware(self, m: impl Middleware) -> Self {
         App { root: self.root.middleware(m) }
     }
 
     /// A scope of routes under `prefix`, with its own middleware.
+    #[must_use]
     pub fn scope(self, prefix: &str, build: impl FnOnce(Scope) -> Scope) -> Self {
         App { root: self.root.scope(prefix, build) }
     }
 
     /// Serves the files under `dir` at `prefix`.
+    #[must_use]
     pub fn static_dir(self, prefix: &str, dir: impl Into<PathBuf>) -> Self {
         App { root: self.root.static_dir(prefix, dir) }
     }
 
     /// Serves files with a configured [`StaticFiles`].
+    #[must_use]
     pub fn static_files(self, prefix: &str, files: StaticFiles) -> Self {
         App { root: self.root.static_files(prefix, files) }
     }
 
     /// A WebSocket endpoint.
+    #[must_use]
     pub fn ws(self, pattern: &str, route: crate::ws::WsRoute) -> Self {
         App { root: self.root.ws(pattern, route) }
     }

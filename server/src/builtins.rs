@@ -81,11 +81,11 @@ impl Builtins {
                     if req.body().len() > NOTE_MAX {
                         return Response::error(413);
                     }
-                    *w.lock().unwrap_or_else(|e| e.into_inner()) = req.body().to_vec();
+                    *w.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = req.body().to_vec();
                     Response::text("saved\n")
                 })
                 .get("/read", move |_| {
-                    let body = note.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let body = note.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                     Response::new(200)
                         .with_content_type("application/octet-stream")
                         .with_body(Body::Bytes(body))

@@ -56,7 +56,7 @@ impl Default for ServerConfig {
             max_pipeline: 64,
             max_queued_output: 1024 * 1024,
             max_connections_per_shard: 100_000,
-            worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            worker_threads: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             worker_queue: 1024,
             shutdown_grace: Duration::from_secs(10),
             pin_cores: false,

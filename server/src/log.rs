@@ -242,7 +242,7 @@ fn run(
 fn sweep(out: &mut dyn Write, slots: &mut Vec<Arc<Slot>>, batches: &Receiver<Batch>) {
     let partial: Vec<Batch> = slots
         .iter()
-        .map(|slot| mem::take(&mut *slot.batch.lock().unwrap_or_else(|e| e.into_inner())))
+        .map(|slot| mem::take(&mut *slot.batch.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
         .collect();
     for batch in batches.try_iter() {
         let _ = out.write_all(&batch.bytes);

@@ -153,6 +153,7 @@ impl SecurityHeaders {
     }
 
     /// Adds `Strict-Transport-Security: max-age=N; includeSubDomains` (serve over TLS only).
+    #[must_use]
     pub fn hsts(mut self, max_age_secs: u64) -> SecurityHeaders {
         self.hsts_max_age = Some(max_age_secs);
         self
@@ -305,7 +306,7 @@ where
     struct After<F>(F);
     impl<F: Fn(&Request<'_>, &mut Response) + Send + Sync + 'static> Middleware for After<F> {
         fn after(&self, req: &Request<'_>, resp: &mut Response) {
-            (self.0)(req, resp)
+            (self.0)(req, resp);
         }
     }
     After(f)

@@ -256,12 +256,14 @@ impl Response {
     }
 
     /// Sets the status.
+    #[must_use]
     pub fn with_status(mut self, status: u16) -> Response {
         self.status = status;
         self
     }
 
     /// Sets `Content-Type`.
+    #[must_use]
     pub fn with_content_type(mut self, ct: &'static str) -> Response {
         self.content_type = Some(ct);
         self
@@ -285,12 +287,14 @@ impl Response {
     /// * `Connection`: dropped, and the server decides keep-alive; but a
     ///   value whose token list holds `close` (any case, e.g.
     ///   `keep-alive, Close`) becomes [`Response::with_close`].
+    #[must_use]
     pub fn with_header(mut self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) -> Response {
         self.add_header(name, value);
         self
     }
 
     /// Sets the body.
+    #[must_use]
     pub fn with_body(mut self, body: Body) -> Response {
         // Usually the body replaced is `Body::Empty` from `Response::new`,
         // which owns nothing: forgetting it spares the call that would drop it.
@@ -303,6 +307,7 @@ impl Response {
     }
 
     /// Closes the connection after this response.
+    #[must_use]
     pub fn with_close(mut self) -> Response {
         self.close = true;
         self

@@ -45,7 +45,7 @@ impl Server {
         ServerBuilder {
             app,
             config: ServerConfig::default(),
-            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shards: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             addrs: Vec::new(),
             listeners: Vec::new(),
             stats: None,
@@ -118,24 +118,28 @@ pub fn block_shutdown_signals() -> io::Result<()> {
 
 impl ServerBuilder {
     /// Listens on `addr` (repeatable; `[::]` is dual-stack; port 0 picks one).
+    #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.addrs.push(addr);
         self
     }
 
     /// Serves an already-bound listener.
+    #[must_use]
     pub fn listener(mut self, l: TcpListener) -> Self {
         self.listeners.push(l);
         self
     }
 
     /// Number of shards (event-loop threads). Default: one per core.
+    #[must_use]
     pub fn shards(mut self, n: usize) -> Self {
         self.shards = n.max(1);
         self
     }
 
     /// The server configuration.
+    #[must_use]
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
         self
@@ -143,6 +147,7 @@ impl ServerBuilder {
 
     /// Uses this statistics registry (so handlers built before the server
     /// starts, such as `/stats`, can read it). It must have one slot per shard.
+    #[must_use]
     pub fn stats(mut self, stats: Arc<StatsRegistry>) -> Self {
         self.stats = Some(stats);
         self

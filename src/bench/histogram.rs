@@ -246,9 +246,9 @@ mod tests {
         for v in 0..10_000u64 {
             let v = v * v;
             if v % 3 == 0 {
-                a.record(v)
+                a.record(v);
             } else {
-                b.record(v)
+                b.record(v);
             }
             all.record(v);
         }

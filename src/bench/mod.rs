@@ -197,7 +197,7 @@ fn build_request(args: &BenchArgs, target: &Target) -> io::Result<String> {
     }
     match target.scheme {
         Scheme::Ws => {
-            req.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
+            req.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n");
         }
         Scheme::Http => {
             if args.close {

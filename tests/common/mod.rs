@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: a server on an ephemeral
 //! loopback port and a raw HTTP/1.1 response reader.
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};

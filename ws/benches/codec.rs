@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench -p weir-ws --bench codec`
 
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
+
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use weir_ws::frame::{encode_frame, encode_frame_masked, OpCode};
 use weir_ws::mask::{apply_mask, apply_mask_reference};

@@ -80,16 +80,19 @@ impl Default for Limits {
 
 impl Limits {
     /// Sets [`Limits::max_frame`].
+    #[must_use]
     pub fn max_frame(mut self, n: usize) -> Self {
         self.max_frame = n;
         self
     }
     /// Sets [`Limits::max_message`].
+    #[must_use]
     pub fn max_message(mut self, n: usize) -> Self {
         self.max_message = n;
         self
     }
     /// Sets [`Limits::max_inflated`].
+    #[must_use]
     pub fn max_inflated(mut self, n: usize) -> Self {
         self.max_inflated = n;
         self

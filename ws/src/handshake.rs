@@ -114,6 +114,7 @@ impl fmt::Debug for HandshakeConfig {
 
 impl HandshakeConfig {
     /// Accept these subprotocols (most preferred first).
+    #[must_use]
     pub fn protocols<I, S>(mut self, protocols: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -124,12 +125,14 @@ impl HandshakeConfig {
     }
 
     /// Accept only requests whose `Origin` passes `check`.
+    #[must_use]
     pub fn origin_check(mut self, check: impl Fn(Option<&[u8]>) -> bool + Send + Sync + 'static) -> Self {
         self.origin_check = Some(Arc::new(check));
         self
     }
 
     /// Negotiate permessage-deflate with these options.
+    #[must_use]
     pub fn deflate(mut self, options: DeflateOptions) -> Self {
         self.deflate = Some(options);
         self

@@ -8,6 +8,11 @@ use std::io;
 use std::mem;
 
 /// Pins the calling thread to CPU `cpu`.
+///
+/// # Errors
+///
+/// As `sched_setaffinity(2)`: `EINVAL` when `cpu` is not one the thread may
+/// run on (outside its cpuset or beyond the machine).
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
     if cpu >= libc::CPU_SETSIZE as usize {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "cpu index beyond CPU_SETSIZE"));
@@ -22,6 +27,10 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
 }
 
 /// The CPUs the calling thread may run on, in increasing order.
+///
+/// # Errors
+///
+/// As `sched_getaffinity(2)` (in practice never, for the calling thread).
 pub fn allowed_cpus() -> io::Result<Vec<usize>> {
     // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
     let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };

@@ -38,6 +38,10 @@ pub struct Epoll {
 
 impl Epoll {
     /// Creates a new epoll instance, close-on-exec.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_create1(2)`: `EMFILE`/`ENFILE` when out of descriptors, `ENOMEM`.
     pub fn new() -> io::Result<Epoll> {
         // SAFETY: epoll_create1 takes no pointers; any flag value is checked
         // by the kernel.
@@ -49,11 +53,21 @@ impl Epoll {
 
     /// Adds `fd` to the interest list with the event mask `events`; every
     /// event for it will carry `data`.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_ctl(2)` with `EPOLL_CTL_ADD`: `EEXIST` if `fd` is already
+    /// registered, `EPERM` for a descriptor epoll cannot watch (a regular file),
+    /// `ENOSPC` past `/proc/sys/fs/epoll/max_user_watches`.
     pub fn add(&self, fd: &impl AsFd, events: u32, data: u64) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd, events, data)
     }
 
     /// Changes the mask or data of a registered descriptor.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_ctl(2)` with `EPOLL_CTL_MOD`: `ENOENT` if `fd` is not registered.
     pub fn modify(&self, fd: &impl AsFd, events: u32, data: u64) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_MOD, fd, events, data)
     }
@@ -63,6 +77,10 @@ impl Epoll {
     /// Closing a descriptor removes it too, but only once *every* descriptor
     /// referring to the same open file is closed. A listener shared through
     /// `dup` must therefore be deleted explicitly.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_ctl(2)` with `EPOLL_CTL_DEL`: `ENOENT` if `fd` is not registered.
     pub fn delete(&self, fd: &impl AsFd) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
@@ -79,6 +97,11 @@ impl Epoll {
     /// Waits for events, up to `timeout_ms` milliseconds (`-1`: forever,
     /// `0`: do not block). Fills `events` and returns how many arrived.
     /// `EINTR` is reported as zero events, not as an error.
+    ///
+    /// # Errors
+    ///
+    /// As `epoll_wait(2)`, but for `EINTR` (zero events): in practice only a
+    /// broken invariant (`EBADF`, `EINVAL`).
     pub fn wait(&self, events: &mut Events, timeout_ms: i32) -> io::Result<usize> {
         let cap = events.buf.capacity().min(libc::c_int::MAX as usize) as libc::c_int;
         // SAFETY: the pointer and capacity describe the spare storage of a

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr;
 
 use super::cvt_size;
 
@@ -18,6 +19,10 @@ pub struct EventFd {
 
 impl EventFd {
     /// Creates an eventfd with counter 0.
+    ///
+    /// # Errors
+    ///
+    /// As `eventfd(2)`: `EMFILE`/`ENFILE` when out of descriptors.
     pub fn new() -> io::Result<EventFd> {
         // SAFETY: no pointers are passed; the flags are valid constants.
         let fd = super::cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
@@ -26,11 +31,16 @@ impl EventFd {
     }
 
     /// Adds one to the counter, waking any epoll waiter. Safe to call from any thread.
+    ///
+    /// # Errors
+    ///
+    /// As `write(2)` on an eventfd; a saturated counter (`EAGAIN`) is not an
+    /// error, since the reader has wake-ups pending.
     pub fn notify(&self) -> io::Result<()> {
         let one: u64 = 1;
         // SAFETY: we pass a pointer to a live u64 and its exact size, as
         // eventfd(2) requires for write.
-        let res = unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        let res = unsafe { libc::write(self.fd.as_raw_fd(), ptr::from_ref(&one).cast(), 8) };
         match cvt_size(res) {
             Ok(_) => Ok(()),
             // The counter is saturated: the reader has plenty of wake-ups pending.
@@ -40,11 +50,16 @@ impl EventFd {
     }
 
     /// Resets the counter to zero; returns the value it had (0 if it was not signalled).
+    ///
+    /// # Errors
+    ///
+    /// As `read(2)` on an eventfd; an unsignalled counter (`EAGAIN`) is not an
+    /// error but `Ok(0)`.
     pub fn drain(&self) -> io::Result<u64> {
         let mut value: u64 = 0;
         // SAFETY: we pass a pointer to a live u64 and its exact size, as
         // eventfd(2) requires for read.
-        let res = unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
+        let res = unsafe { libc::read(self.fd.as_raw_fd(), ptr::from_mut(&mut value).cast(), 8) };
         match cvt_size(res) {
             Ok(_) => Ok(value),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),

@@ -18,6 +18,11 @@ pub const IOV_MAX: usize = 1024;
 pub const SENDFILE_MAX: usize = 0x7fff_f000;
 
 /// `read(2)` into `buf`. Returns 0 at end of stream.
+///
+/// # Errors
+///
+/// As `read(2)`: [`io::ErrorKind::WouldBlock`] (`EAGAIN`) when a
+/// non-blocking descriptor has nothing to read; `ECONNRESET` and the like.
 pub fn read(fd: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: pointer and length come from a live, exclusively borrowed
     // slice; the fd is borrowed, so it stays open during the call.
@@ -27,6 +32,10 @@ pub fn read(fd: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
 /// `read(2)` into the spare capacity of `buf` (at most `max` bytes), extending
 /// its length by the number of bytes read. Avoids zero-filling the buffer
 /// before each read.
+///
+/// # Errors
+///
+/// As [`read()`].
 pub fn read_into_spare(fd: &impl AsFd, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     let len = spare.len().min(max);
@@ -41,6 +50,10 @@ pub fn read_into_spare(fd: &impl AsFd, buf: &mut Vec<u8>, max: usize) -> io::Res
 }
 
 /// `readv(2)` into several buffers.
+///
+/// # Errors
+///
+/// As `readv(2)`, like [`read()`].
 pub fn readv(fd: &impl AsFd, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
     let count = bufs.len().min(IOV_MAX) as libc::c_int;
     // SAFETY: IoSliceMut is guaranteed ABI-compatible with `struct iovec` on
@@ -49,6 +62,11 @@ pub fn readv(fd: &impl AsFd, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
 }
 
 /// `write(2)` from `buf`.
+///
+/// # Errors
+///
+/// As `write(2)`: [`io::ErrorKind::WouldBlock`] (`EAGAIN`) when the socket
+/// buffer is full; `EPIPE`/`ECONNRESET` when the peer is gone.
 pub fn write(fd: &impl AsFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: pointer and length come from a live slice; the fd is borrowed.
     unsafe { super::raw::write(fd.as_fd().as_raw_fd(), buf.as_ptr(), buf.len()) }
@@ -56,6 +74,10 @@ pub fn write(fd: &impl AsFd, buf: &[u8]) -> io::Result<usize> {
 
 /// `writev(2)` of up to [`IOV_MAX`] slices (extra slices are ignored; the
 /// caller sees a short count and continues).
+///
+/// # Errors
+///
+/// As `writev(2)`, like [`write()`].
 pub fn writev(fd: &impl AsFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let count = bufs.len().min(IOV_MAX) as libc::c_int;
     // SAFETY: IoSlice is guaranteed ABI-compatible with `struct iovec` on
@@ -86,6 +108,10 @@ impl IoVecs {
 
     /// Gathers the slices yielded by `bufs` (at most [`IOV_MAX`]; empty ones
     /// skipped) and writes them with one `writev(2)`.
+    ///
+    /// # Errors
+    ///
+    /// As `writev(2)`, like [`write()`].
     pub fn writev<'a>(
         &mut self,
         fd: &impl AsFd,
@@ -97,8 +123,9 @@ impl IoVecs {
                 break;
             }
             if !buf.is_empty() {
-                self.vecs
-                    .push(libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() });
+                // `iovec` is shared by readv and writev, hence `*mut`; writev
+                // only reads through it (the SAFETY note below).
+                self.vecs.push(libc::iovec { iov_base: buf.as_ptr().cast_mut().cast(), iov_len: buf.len() });
             }
         }
         // SAFETY: every iovec points into a slice borrowed for 'a, which
@@ -114,6 +141,12 @@ impl IoVecs {
 ///
 /// Offsets are 64-bit (`off_t` with large-file support), so files larger than
 /// 4 GiB work; `count` is clamped to [`SENDFILE_MAX`].
+///
+/// # Errors
+///
+/// As `sendfile(2)`: [`io::ErrorKind::WouldBlock`] (`EAGAIN`) when the socket
+/// buffer is full, `EPIPE`/`ECONNRESET` when the peer is gone, `EIO` for a
+/// read error on `file`.
 pub fn sendfile(out: &impl AsFd, file: &impl AsFd, offset: &mut u64, count: usize) -> io::Result<usize> {
     let mut off: libc::off64_t = i64::try_from(*offset)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset beyond i64"))?;

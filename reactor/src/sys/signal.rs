@@ -9,6 +9,7 @@
 use std::io;
 use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr;
 
 use super::{cvt, cvt_size};
 
@@ -35,6 +36,10 @@ impl std::fmt::Debug for SignalSet {
 
 impl SignalSet {
     /// A set holding `signals`.
+    ///
+    /// # Errors
+    ///
+    /// As `sigaddset(3)`: `EINVAL` for a number that is not a signal.
     pub fn new(signals: &[i32]) -> io::Result<SignalSet> {
         // SAFETY: sigset_t is plain data; sigemptyset initialises it fully.
         let mut set: libc::sigset_t = unsafe { mem::zeroed() };
@@ -49,6 +54,10 @@ impl SignalSet {
     }
 
     /// Blocks the set in the calling thread (and in threads spawned after).
+    ///
+    /// # Errors
+    ///
+    /// As `pthread_sigmask(3)` (in practice never: the set holds valid signals).
     pub fn block(&self) -> io::Result<()> {
         // SAFETY: `self.set` is an initialised sigset_t; a null old-set
         // pointer is allowed.
@@ -62,6 +71,10 @@ impl SignalSet {
 
 /// Ignores `SIGPIPE` for the whole process, so that writing to a socket the
 /// peer has closed returns `EPIPE` instead of killing the server.
+///
+/// # Errors
+///
+/// As `signal(2)` (in practice never).
 pub fn ignore_sigpipe() -> io::Result<()> {
     // SAFETY: SIG_IGN is a valid disposition for SIGPIPE; no handler code runs.
     let prev = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
@@ -80,6 +93,10 @@ pub struct SignalFd {
 impl SignalFd {
     /// Creates a blocking, close-on-exec signalfd for `set`. The signals must
     /// also be blocked ([`SignalSet::block`]) or they are delivered normally.
+    ///
+    /// # Errors
+    ///
+    /// As `signalfd(2)`: `EMFILE`/`ENFILE` when out of descriptors.
     pub fn new(set: &SignalSet) -> io::Result<SignalFd> {
         // SAFETY: `set.set` is an initialised sigset_t; -1 asks for a new fd.
         let raw = cvt(unsafe { libc::signalfd(-1, &set.set, libc::SFD_CLOEXEC) })?;
@@ -88,6 +105,11 @@ impl SignalFd {
     }
 
     /// Blocks until one signal arrives and returns its number.
+    ///
+    /// # Errors
+    ///
+    /// As `read(2)` on the signalfd (`EINTR` is retried); a short read is
+    /// [`io::ErrorKind::UnexpectedEof`].
     pub fn wait(&self) -> io::Result<i32> {
         loop {
             // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
@@ -95,9 +117,7 @@ impl SignalFd {
             let size = mem::size_of::<libc::signalfd_siginfo>();
             // SAFETY: we read into a live signalfd_siginfo of exactly the size
             // signalfd(2) writes; the fd is owned and open.
-            let res = unsafe {
-                libc::read(self.fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size)
-            };
+            let res = unsafe { libc::read(self.fd.as_raw_fd(), ptr::from_mut(&mut info).cast(), size) };
             match cvt_size(res) {
                 Ok(n) if n == size => return Ok(info.ssi_signo as i32),
                 Ok(_) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short signalfd read")),

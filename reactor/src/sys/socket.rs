@@ -13,6 +13,7 @@ use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::ptr;
 
 use super::cvt;
 
@@ -62,13 +63,13 @@ pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLi
         set_int_opt(&fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     }
     if domain == libc::AF_INET6 {
-        set_int_opt(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, opts.v6_only as libc::c_int)?;
+        set_int_opt(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, libc::c_int::from(opts.v6_only))?;
     }
 
     let (storage, len) = sockaddr_from(&addr);
     // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of
     // exactly `len` bytes; the fd is owned and open.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) })
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), ptr::from_ref(&storage).cast(), len) })
         .map_err(|e| with_context(e, "bind", addr))?;
     let backlog = opts.backlog.min(libc::c_int::MAX as u32) as libc::c_int;
     // SAFETY: no pointers; the fd is owned and open.
@@ -96,7 +97,7 @@ fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
             };
             // SAFETY: sockaddr_storage is larger than and suitably aligned
             // for sockaddr_in (that is its purpose).
-            unsafe { (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>().write(sin) };
+            unsafe { ptr::from_mut(&mut storage).cast::<libc::sockaddr_in>().write(sin) };
             mem::size_of::<libc::sockaddr_in>()
         }
         SocketAddr::V6(a) => {
@@ -109,7 +110,7 @@ fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
             };
             // SAFETY: sockaddr_storage is larger than and suitably aligned
             // for sockaddr_in6.
-            unsafe { (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>().write(sin6) };
+            unsafe { ptr::from_mut(&mut storage).cast::<libc::sockaddr_in6>().write(sin6) };
             mem::size_of::<libc::sockaddr_in6>()
         }
     };
@@ -119,6 +120,13 @@ fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
 /// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the new connection is
 /// non-blocking from birth, with no extra `fcntl` calls. The peer address is
 /// not fetched (that would cost a copy per accept); ask the stream for it.
+///
+/// # Errors
+///
+/// As `accept4(2)`: [`io::ErrorKind::WouldBlock`] (`EAGAIN`) when no
+/// connection is waiting; `EMFILE`/`ENFILE` when out of descriptors (the
+/// connection stays queued: the caller must make room or shed it);
+/// `ECONNABORTED` for a connection reset before it was accepted.
 pub fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
     // SAFETY: null address pointers are allowed by accept4(2) ("addr is
     // NULL: nothing is filled in"); the listener fd is borrowed and open.
@@ -149,8 +157,7 @@ pub fn connect(addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
     let (storage, len) = sockaddr_from(&addr);
     // SAFETY: `storage` holds a sockaddr_in/in6 of exactly `len` bytes; the
     // fd is owned and open.
-    let res =
-        unsafe { libc::connect(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) };
+    let res = unsafe { libc::connect(fd.as_raw_fd(), ptr::from_ref(&storage).cast(), len) };
     match cvt(res) {
         Ok(_) => Ok((TcpStream::from(fd), true)),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok((TcpStream::from(fd), false)),
@@ -159,6 +166,10 @@ pub fn connect(addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
 }
 
 /// `shutdown(fd, SHUT_WR)`: sends FIN after the queued data, keeps reading open.
+///
+/// # Errors
+///
+/// As `shutdown(2)`: `ENOTCONN` on a socket that is not connected.
 pub fn shutdown_write(fd: &impl AsFd) -> io::Result<()> {
     // SAFETY: no pointers; the fd is borrowed and open.
     cvt(unsafe { libc::shutdown(fd.as_fd().as_raw_fd(), libc::SHUT_WR) })?;
@@ -166,32 +177,56 @@ pub fn shutdown_write(fd: &impl AsFd) -> io::Result<()> {
 }
 
 /// `TCP_NODELAY`: send small segments at once instead of waiting (Nagle).
+///
+/// # Errors
+///
+/// As `setsockopt(2)`.
 pub fn set_nodelay(fd: &impl AsFd, on: bool) -> io::Result<()> {
-    set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
+    set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, libc::c_int::from(on))
 }
 
 /// `SO_SNDBUF`: the kernel send buffer (the kernel doubles the value asked for).
+///
+/// # Errors
+///
+/// As `setsockopt(2)`.
 pub fn set_send_buffer(fd: &impl AsFd, bytes: usize) -> io::Result<()> {
     set_int_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes.min(i32::MAX as usize) as libc::c_int)
 }
 
 /// `SO_RCVBUF`: the kernel receive buffer (the kernel doubles the value asked for).
+///
+/// # Errors
+///
+/// As `setsockopt(2)`.
 pub fn set_recv_buffer(fd: &impl AsFd, bytes: usize) -> io::Result<()> {
     set_int_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes.min(i32::MAX as usize) as libc::c_int)
 }
 
 /// Reads `SO_SNDBUF` back (the size the kernel actually uses).
+///
+/// # Errors
+///
+/// As `getsockopt(2)`.
 pub fn send_buffer(fd: &impl AsFd) -> io::Result<usize> {
     get_int_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF).map(|v| v as usize)
 }
 
 /// `TCP_DEFER_ACCEPT`: wake the listener only when data has arrived, so a
 /// new connection can often be read at once (seconds to wait for it).
+///
+/// # Errors
+///
+/// As `setsockopt(2)`.
 pub fn set_defer_accept(fd: &impl AsFd, seconds: u32) -> io::Result<()> {
     set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, seconds.min(i32::MAX as u32) as libc::c_int)
 }
 
 /// `SO_LINGER` with a zero timeout: `close` sends RST and discards unsent data.
+///
+/// # Errors
+///
+/// As `setsockopt(2)`.
 pub fn set_linger_zero(fd: &impl AsFd) -> io::Result<()> {
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: we pass a pointer to a live `linger` and its exact size; the fd is borrowed.
@@ -200,7 +235,7 @@ pub fn set_linger_zero(fd: &impl AsFd) -> io::Result<()> {
             fd.as_fd().as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
+            ptr::from_ref(&linger).cast(),
             mem::size_of::<libc::linger>() as libc::socklen_t,
         )
     })?;
@@ -214,7 +249,7 @@ fn set_int_opt(fd: &impl AsFd, level: libc::c_int, name: libc::c_int, value: lib
             fd.as_fd().as_raw_fd(),
             level,
             name,
-            (&value as *const libc::c_int).cast(),
+            ptr::from_ref(&value).cast(),
             mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     })?;
@@ -226,13 +261,7 @@ fn get_int_opt(fd: &impl AsFd, level: libc::c_int, name: libc::c_int) -> io::Res
     let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: value and len are live locals of the sizes the kernel expects; the fd is borrowed.
     cvt(unsafe {
-        libc::getsockopt(
-            fd.as_fd().as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
+        libc::getsockopt(fd.as_fd().as_raw_fd(), level, name, ptr::from_mut(&mut value).cast(), &mut len)
     })?;
     Ok(value)
 }

@@ -315,7 +315,7 @@ impl FileCache {
     fn lock(shard: &Shard) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Entry>>> {
         // A panic while the lock was held cannot leave the map inconsistent
         // (every operation is a single std call), so a poisoned lock is usable.
-        shard.lock().unwrap_or_else(|e| e.into_inner())
+        shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The fresh entry for `key`, revalidating it when its check is older

@@ -164,24 +164,28 @@ impl StaticFiles {
     }
 
     /// Serve dotfiles and dot-directories (off by default).
+    #[must_use]
     pub fn allow_hidden(mut self, yes: bool) -> Self {
         self.allow_hidden = yes;
         self
     }
 
     /// Follow symlinks that point outside the root (off by default).
+    #[must_use]
     pub fn allow_symlinks_out(mut self, yes: bool) -> Self {
         self.allow_symlinks_out = yes;
         self
     }
 
     /// The file served for a directory (default `index.html`).
+    #[must_use]
     pub fn index(mut self, name: &str) -> Self {
         self.index = name.to_string();
         self
     }
 
     /// An HTML listing for directories without an index (off by default).
+    #[must_use]
     pub fn listing(mut self, yes: bool) -> Self {
         self.listing = yes;
         self
@@ -189,6 +193,7 @@ impl StaticFiles {
 
     /// `Cache-Control` for paths ending in `suffix` (e.g. `.css`) or starting
     /// with it (e.g. `/assets/`); the first match wins.
+    #[must_use]
     pub fn cache_control(mut self, pattern: &str, value: &str) -> Self {
         self.cache_control.push((pattern.to_string(), value.to_string()));
         self
@@ -196,6 +201,7 @@ impl StaticFiles {
 
     /// The most ranges one request may ask for (default 16); a `Range`
     /// with more is ignored and the whole file is sent.
+    #[must_use]
     pub fn max_ranges(mut self, n: usize) -> Self {
         self.max_ranges = n.max(1);
         self
@@ -203,6 +209,7 @@ impl StaticFiles {
 
     /// Serve `file.br` / `file.gz` next to `file` when the client accepts
     /// them (default on).
+    #[must_use]
     pub fn precompressed(mut self, yes: bool) -> Self {
         self.precompressed = yes;
         self
@@ -211,6 +218,7 @@ impl StaticFiles {
     /// Compress compressible files of `min..=max` bytes with gzip on the
     /// fly, once per file version (default on, 1 KiB ..= 8 MiB). Needs the
     /// open-file cache, which keeps the result.
+    #[must_use]
     pub fn gzip(mut self, yes: bool, min: u64, max: u64) -> Self {
         self.gzip = yes;
         self.gzip_min = min;
@@ -221,6 +229,7 @@ impl StaticFiles {
     /// The open-file cache: at most `max_entries` files (0 turns it off)
     /// and `max_bytes` of cached contents; files up to `small_file_max`
     /// bytes are kept in memory. Replaces the cache (settings are kept).
+    #[must_use]
     pub fn open_file_cache(mut self, max_entries: usize, max_bytes: usize, small_file_max: u64) -> Self {
         let revalidate = self.cache.revalidate();
         self.small_file_max = small_file_max;
@@ -230,6 +239,7 @@ impl StaticFiles {
 
     /// How long a cached file is trusted before it is checked against the
     /// disk again (default 1 s).
+    #[must_use]
     pub fn revalidate_after(mut self, every: Duration) -> Self {
         let (entries, bytes) = self.cache.limits();
         self.cache = Arc::new(FileCache::new(entries, bytes, every));

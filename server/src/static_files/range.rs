@@ -113,7 +113,7 @@ pub(crate) fn decide(header: &[u8], len: u64, max_ranges: usize) -> RangeDecisio
     for r in ranges {
         match merged.last_mut() {
             Some(prev) if r.first <= prev.last.saturating_add(COALESCE_GAP) => {
-                prev.last = prev.last.max(r.last)
+                prev.last = prev.last.max(r.last);
             }
             _ => merged.push(r),
         }

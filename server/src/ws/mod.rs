@@ -184,18 +184,21 @@ impl WsRoute {
     }
 
     /// Replaces the handshake settings (subprotocols, origin check, deflate).
+    #[must_use]
     pub fn handshake(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
         self
     }
 
     /// Turns permessage-deflate off.
+    #[must_use]
     pub fn without_compression(mut self) -> Self {
         self.handshake.deflate = None;
         self
     }
 
     /// Frame, message and inflate limits.
+    #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -204,6 +207,7 @@ impl WsRoute {
     /// The most bytes queued for one connection, and the policy past it. A
     /// message is always accepted into an empty queue, so a connection holds
     /// at most this plus one message.
+    #[must_use]
     pub fn max_send_buffer(mut self, bytes: u64, policy: SlowConsumer) -> Self {
         self.max_send_buffer = bytes;
         self.high_water = self.high_water.min(bytes);
@@ -213,6 +217,7 @@ impl WsRoute {
 
     /// Keep-alive pings every `interval` (`None`: never); a connection
     /// silent for two intervals is closed.
+    #[must_use]
     pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
         self.ping_interval = interval;
         self
@@ -533,7 +538,7 @@ pub struct Echo;
 impl WsHandler for Echo {
     type State = ();
     fn on_open(&self, _: &mut WsCtx<'_, '_>, _: &Request<'_>) {}
-    fn on_message(&self, _: &mut (), ws: &mut WsCtx<'_, '_>, msg: Message<'_>) {
+    fn on_message(&self, (): &mut (), ws: &mut WsCtx<'_, '_>, msg: Message<'_>) {
         ws.send(msg);
     }
 }

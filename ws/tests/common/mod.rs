@@ -1,6 +1,8 @@
 //! Shared helpers: a test client that builds masked frames (valid or not),
 //! and a driver that feeds a `WsConn` in arbitrary splits like a server would.
 #![allow(dead_code)]
+// Test code: a failed unwrap is a failed test (the workspace denies unwrap in library code).
+#![allow(clippy::unwrap_used)]
 
 use weir_ws::{DeflateConfig, Event, Limits, Message, ProtocolError, WsConn};
 
