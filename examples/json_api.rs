@@ -93,7 +93,7 @@ fn reply(result: Result<Response, ApiError>) -> Response {
 /// A poisoned lock means a handler panicked mid-update; the map itself is
 /// still consistent (every update is a single insert or remove), so keep serving.
 fn lock(store: &Shared) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn item_id(req: &Request<'_>) -> Result<u64, ApiError> {

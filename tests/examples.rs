@@ -18,6 +18,9 @@
 //! example that exits before listening and one that never says it listens
 //! each fail.
 
+// A failed unwrap in a test is a failed test (see clippy.toml).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -578,10 +578,10 @@ impl Protocol for Hoarder {
     type Conn = ();
     type Message = ();
     fn on_open(&mut self, _: &mut Ctx<'_, ()>) {}
-    fn on_data(&mut self, _: &mut (), _: &mut Ctx<'_, ()>, _: &mut [u8]) -> usize {
+    fn on_data(&mut self, (): &mut (), _: &mut Ctx<'_, ()>, _: &mut [u8]) -> usize {
         0
     }
-    fn on_close(&mut self, _: (), reason: CloseReason) {
+    fn on_close(&mut self, (): (), reason: CloseReason) {
         let _ = self.closed.send(reason);
     }
 }
