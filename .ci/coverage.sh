@@ -32,10 +32,16 @@ fi
 out=target/llvm-cov
 mkdir -p "$out"
 echo "== cargo llvm-cov: the workspace tests, instrumented"
-# With --no-report, the .profraw files of earlier runs stay and would be
-# merged into this one's figures: remove them first (the build is kept).
+# Exactly the README's test command, under the instrumentation environment
+# (`show-env`): unlike `cargo llvm-cov test`, which passes `--tests`, it
+# builds the examples too, which tests/examples.rs starts as processes. The
+# instrumented build has its own target directory.
+export CARGO_TARGET_DIR="$PWD/target/llvm-cov-target"
+eval "$(cargo llvm-cov show-env --sh 2>/dev/null)"
+# The .profraw files of earlier runs would be merged into this one's
+# figures: remove them first (the build is kept).
 cargo llvm-cov clean --profraw-only
-cargo llvm-cov --workspace --no-report
+cargo test --workspace
 cargo llvm-cov report --workspace --json --summary-only --output-path "$out/summary.json"
 if [ "${COVERAGE_HTML:-0}" = 1 ]; then
     cargo llvm-cov report --workspace --html --output-dir "$out"
