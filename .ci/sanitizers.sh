@@ -43,10 +43,16 @@ failed=()
 # detect_stack_use_after_return also catches a pointer into a dead stack
 # frame (a buffer handed to the kernel from a function that has returned).
 echo "== AddressSanitizer + LeakSanitizer: all crates, unit and integration tests"
-RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes --cfg weir_sanitize" \
-    ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1" \
-    CARGO_TARGET_DIR=target/asan \
-    cargo test --workspace --target "$target" --lib --bins --tests --no-fail-fast ||
+asan() {
+    RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes --cfg weir_sanitize" \
+        ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1" \
+        CARGO_TARGET_DIR=target/asan \
+        cargo "$@"
+}
+# tests/examples.rs starts the example binaries: build them (sanitized too)
+# first, since `--tests` does not.
+{ asan build --workspace --target "$target" --examples &&
+    asan test --workspace --target "$target" --lib --bins --tests --no-fail-fast; } ||
     failed+=(AddressSanitizer)
 
 # TSan must see std's own synchronisation (Mutex, channels, thread join,
