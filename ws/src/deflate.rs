@@ -130,11 +130,15 @@ impl DeflateConfig {
 pub struct Deflater {
     inner: Compress,
     window_bits: u8,
+    level: u8,
 }
 
 impl core::fmt::Debug for Deflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Deflater").field("window_bits", &self.window_bits).finish_non_exhaustive()
+        f.debug_struct("Deflater")
+            .field("window_bits", &self.window_bits)
+            .field("level", &self.level)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,13 +146,11 @@ impl Deflater {
     /// A compressor with the given zlib `level` (0..=9) and window (clamped to 9..=15).
     pub fn new(level: u8, window_bits: u8) -> Self {
         let window_bits = window_bits.clamp(MIN_ZLIB_WINDOW_BITS, 15);
+        let level = level.min(9);
         Deflater {
-            inner: Compress::new_with_window_bits(
-                Compression::new(u32::from(level.min(9))),
-                false,
-                window_bits,
-            ),
+            inner: Compress::new_with_window_bits(Compression::new(u32::from(level)), false, window_bits),
             window_bits,
+            level,
         }
     }
 
@@ -160,6 +162,11 @@ impl Deflater {
     /// The window size in bits.
     pub fn window_bits(&self) -> u8 {
         self.window_bits
+    }
+
+    /// The zlib compression level (0..=9).
+    pub fn level(&self) -> u8 {
+        self.level
     }
 
     /// Forgets the history (what `server_no_context_takeover` requires between messages).

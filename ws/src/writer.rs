@@ -167,6 +167,7 @@ impl Writer {
     pub fn can_share_compressed(&self, shared: &Deflater) -> bool {
         self.deflate.is_some_and(|c| {
             c.server_no_context_takeover
+                && c.level.min(9) == shared.level()
                 && c.compress_window_bits().is_some_and(|w| shared.window_bits() <= w)
         })
     }

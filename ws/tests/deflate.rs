@@ -168,6 +168,11 @@ fn shared_encoding() {
     assert!(!takeover.writer().can_share_compressed(&shard));
     let mut small_window = small_window;
     assert!(!small_window.writer().can_share_compressed(&shard));
+    // The level is the route's choice: a shard compressor of another level
+    // is not used for it.
+    let mut fast = WsConn::new(lim(), Some(weir_ws::DeflateConfig { level: 1, ..deflate_cfg(true, true) }));
+    assert!(!fast.writer().can_share_compressed(&shard));
+    assert!(fast.writer().can_share_compressed(&Deflater::new(1, 15)));
     let frame =
         weir_ws::encode_message_once(weir_ws::OpCode::Text, "same for everyone".as_bytes(), Some(&mut shard))
             .unwrap();

@@ -216,7 +216,7 @@ pub(crate) fn on_shard_message(shard: &mut HttpShard, sc: &mut ShardCtx<'_, Http
             let tx = ws.writer();
             let wants_deflate = tx.deflate().is_some_and(|d| d.should_compress(payload.len()));
             let frame = if wants_deflate {
-                let deflater = shard.ws.deflater();
+                let deflater = shard.ws.deflater(tx.deflate().map_or(6, |d| d.level));
                 if tx.can_share_compressed(deflater) {
                     if compressed.is_none() {
                         compressed =

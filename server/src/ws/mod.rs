@@ -335,18 +335,20 @@ impl PubSub {
 /// Per-shard WebSocket state: topic subscriptions and a shared compressor.
 pub(crate) struct ShardWs {
     pub(crate) topics: HashMap<Arc<str>, Vec<Token>>,
-    pub(crate) shared_deflater: Option<Deflater>,
+    /// Shared compressors, one per compression level in use (routes may
+    /// choose different levels), each with the largest window.
+    shared_deflaters: Vec<Deflater>,
     pub(crate) out: Vec<u8>,
 }
 
 impl ShardWs {
     pub(crate) fn new() -> ShardWs {
-        ShardWs { topics: HashMap::new(), shared_deflater: None, out: Vec::new() }
+        ShardWs { topics: HashMap::new(), shared_deflaters: Vec::new(), out: Vec::new() }
     }
 
     /// The compressor every `server_no_context_takeover` peer of this shard shares.
-    pub(crate) fn deflater(&mut self) -> &mut Deflater {
-        self.shared_deflater.get_or_insert_with(|| Deflater::new(6, 15))
+    pub(crate) fn deflater(&mut self, level: u8) -> &mut Deflater {
+        deflater_for(&mut self.shared_deflaters, level)
     }
 }
 
@@ -431,6 +433,19 @@ impl WsCtx<'_, '_> {
     }
 }
 
+/// The shared compressor for `level`, made on first use.
+fn deflater_for(deflaters: &mut Vec<Deflater>, level: u8) -> &mut Deflater {
+    let level = level.min(9);
+    let i = match deflaters.iter().position(|d| d.level() == level) {
+        Some(i) => i,
+        None => {
+            deflaters.push(Deflater::new(level, 15));
+            deflaters.len() - 1
+        }
+    };
+    &mut deflaters[i]
+}
+
 pub(crate) fn unsubscribe(shard: &mut ShardWs, topic: &str, token: Token) {
     if let Some(list) = shard.topics.get_mut(topic) {
         list.retain(|t| *t != token);
@@ -500,7 +515,8 @@ pub(crate) fn send_on(
         // (a zlib compressor is ~256 KiB: never one per message).
         let out = &mut shard.out;
         out.clear();
-        let deflater = shard.shared_deflater.get_or_insert_with(|| Deflater::new(6, 15));
+        let level = tx.deflate().map_or(6, |d| d.level);
+        let deflater = deflater_for(&mut shard.shared_deflaters, level);
         let res = if tx.can_share_compressed(deflater) {
             tx.encode_message_shared(msg, deflater, out)
         } else {
