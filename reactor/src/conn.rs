@@ -99,6 +99,16 @@ impl ConnIo {
         }
     }
 
+    /// Ends a pause of input (`Ctx::resume_reading`): kept input is offered
+    /// again. True if it was paused (the connection then needs driving).
+    pub(crate) fn resume_reading(&mut self) -> bool {
+        if self.flags & flags::READ_PAUSED == 0 {
+            return false;
+        }
+        self.flags = (self.flags & !flags::READ_PAUSED) | flags::WANT_READ;
+        true
+    }
+
     /// One read of input: `read(2)`, or through the transport.
     #[inline(always)]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -45,6 +45,12 @@ impl<M: Send + 'static> Ctx<'_, M> {
         }
     }
 
+    /// Sets a request flag the shard carries out when it drives the connection.
+    fn request(&mut self, flag: u16) {
+        self.io.flags |= flag;
+        self.mark();
+    }
+
     /// The tag of the listener this connection was accepted on, or of the
     /// [`ConnectOptions`] it was opened with.
     pub fn tag(&self) -> u16 {
@@ -161,30 +167,26 @@ impl<M: Send + 'static> Ctx<'_, M> {
     /// the kernel pushed back). For backpressure: pause reading while
     /// output piles up, resume when it is gone.
     pub fn notify_when_drained(&mut self) {
-        self.io.flags |= flags::WRITE_BLOCKED;
-        self.mark();
+        self.request(flags::WRITE_BLOCKED);
     }
 
     /// Closes gracefully: no more input is delivered; queued output is
     /// flushed; then the connection closes (lingering briefly to drain any
     /// unread input, so the peer sees our last bytes rather than a reset).
     pub fn close(&mut self) {
-        self.io.flags |= flags::CLOSING;
-        self.mark();
+        self.request(flags::CLOSING);
     }
 
     /// Closes at once, dropping queued output.
     pub fn abort(&mut self) {
-        self.io.flags |= flags::ABORT;
-        self.mark();
+        self.request(flags::ABORT);
     }
 
     /// Half-closes: once everything queued is written, the sending half is
     /// shut (`FIN`, through the transport); reading goes on. For tunnels,
     /// which pass a peer's end of input along.
     pub fn shutdown_write(&mut self) {
-        self.io.flags |= flags::SHUT_WR;
-        self.mark();
+        self.request(flags::SHUT_WR);
     }
 
     /// True once [`Ctx::close`] or [`Ctx::abort`] was called.
@@ -200,9 +202,7 @@ impl<M: Send + 'static> Ctx<'_, M> {
     /// Resumes input: kept bytes are offered again to `on_data` and the
     /// socket is read if it has data.
     pub fn resume_reading(&mut self) {
-        if self.io.flags & flags::READ_PAUSED != 0 {
-            self.io.flags &= !flags::READ_PAUSED;
-            self.io.flags |= flags::WANT_READ;
+        if self.io.resume_reading() {
             self.mark();
         }
     }
@@ -370,6 +370,12 @@ impl<M> Peer<'_, M> {
         mark_dirty(self.core, self.token, self.io);
     }
 
+    /// Sets a request flag the shard carries out when it drives the peer.
+    fn request(&mut self, flag: u16) {
+        self.io.flags |= flag;
+        self.mark();
+    }
+
     /// Queues `chunk` on the peer (flushed at the end of this loop turn).
     pub fn write(&mut self, chunk: impl Into<Chunk>) {
         self.io.wq.push(chunk.into());
@@ -389,8 +395,7 @@ impl<M> Peer<'_, M> {
 
     /// Asks for the peer's `on_writable` once its queue has drained.
     pub fn notify_when_drained(&mut self) {
-        self.io.flags |= flags::WRITE_BLOCKED;
-        self.mark();
+        self.request(flags::WRITE_BLOCKED);
     }
 
     /// Stops delivering the peer's input (backpressure).
@@ -400,9 +405,7 @@ impl<M> Peer<'_, M> {
 
     /// Resumes the peer's input.
     pub fn resume_reading(&mut self) {
-        if self.io.flags & flags::READ_PAUSED != 0 {
-            self.io.flags &= !flags::READ_PAUSED;
-            self.io.flags |= flags::WANT_READ;
+        if self.io.resume_reading() {
             self.mark();
         }
     }
@@ -414,20 +417,17 @@ impl<M> Peer<'_, M> {
 
     /// Half-closes the peer once its queue has drained (see [`Ctx::shutdown_write`]).
     pub fn shutdown_write(&mut self) {
-        self.io.flags |= flags::SHUT_WR;
-        self.mark();
+        self.request(flags::SHUT_WR);
     }
 
     /// Closes the peer gracefully (its queue is flushed first).
     pub fn close(&mut self) {
-        self.io.flags |= flags::CLOSING;
-        self.mark();
+        self.request(flags::CLOSING);
     }
 
     /// Closes the peer at once, dropping its queued output.
     pub fn abort(&mut self) {
-        self.io.flags |= flags::ABORT;
-        self.mark();
+        self.request(flags::ABORT);
     }
 }
 

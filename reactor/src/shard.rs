@@ -47,7 +47,7 @@ use crossbeam_channel::Receiver;
 
 use crate::buf::BufPool;
 use crate::config::ShardConfig;
-use crate::conn::{flags, open_outbound, with_slot, ConnIo, Core, PendingConnect, Slot};
+use crate::conn::{flags, with_slot, ConnIo, Core, Slot};
 use crate::ctx::{Ctx, ShardCtx};
 use crate::handle::{Envelope, ShardHandle, Waker};
 use crate::poller::{self, Poller, Readiness};
@@ -64,6 +64,10 @@ use crate::write_queue::{Chunk, Flush};
 
 mod accept;
 mod inbox;
+mod outbound;
+mod timers;
+
+use self::outbound::settle_connect;
 
 /// Reserved token numbers (offsets from `Token::RESERVED_BASE`).
 const WAKER: u32 = 0;
@@ -679,98 +683,6 @@ impl<P: Protocol> Shard<P> {
         let slab = &self.slab;
         self.core.dirty.retain(|&t| slab.get(t).is_some_and(|s| s.io.flags & flags::DIRTY != 0));
     }
-
-    /// Adds the connections asked for by `Ctx::connect` during callbacks.
-    fn open_pending_connects(&mut self) {
-        for pending in mem::take(&mut self.core.connects) {
-            let PendingConnect { stream, connected, opts, state, from } = pending;
-            let state = *state.downcast::<P::Conn>().expect("Ctx::connect checked the state's type");
-            match open_outbound(&mut self.slab, &mut self.core, stream, connected, opts, state) {
-                Ok(token) if opts.link => {
-                    ShardCtx::<P> { slab: &mut self.slab, core: &mut self.core }.link(from, token);
-                }
-                Ok(_) => {}
-                Err((error, state)) => {
-                    ShardStats::add(&self.stats().connect_failed, 1);
-                    self.proto.on_connect_failed(state, error);
-                    if opts.link {
-                        let proto = &mut self.proto;
-                        with_slot(&mut self.slab, &mut self.core, from, true, |s, cx| {
-                            proto.on_peer_closed(s, cx);
-                        });
-                        self.drive(from);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The shard's periodic tick: the protocol's `on_tick`, then re-armed.
-    fn tick(&mut self) {
-        if let Some(tick) = self.core.config.tick {
-            let due = self.core.now_ms + duration_ms(tick).max(1);
-            self.core.wheel.schedule(Token::reserved(TICK), due);
-        }
-        let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
-        self.proto.on_tick(&mut sc);
-    }
-
-    // ---------------------------------------------------------------- timers
-
-    fn expire_timers(&mut self) {
-        if !self.core.wheel.is_due(self.core.now_ms) {
-            return;
-        }
-        let mut fired = mem::take(&mut self.fired);
-        self.core.wheel.advance(self.core.now_ms, &mut fired);
-        for entry in fired.drain(..) {
-            let token = entry.token;
-            if token.is_reserved() {
-                match token.index() - Token::RESERVED_BASE {
-                    ACCEPT_RETRY if self.accept_paused => {
-                        if self.reserve_fd.is_none() {
-                            self.reserve_fd = File::open("/dev/null").ok();
-                        }
-                        self.accept_paused = false;
-                        self.accept_all();
-                    }
-                    TICK => self.tick(),
-                    _ => {}
-                }
-                continue;
-            }
-            let Some(slot) = self.slab.get_mut(token) else {
-                continue;
-            };
-            let io = &mut slot.io;
-            if io.armed_tick != entry.due_tick {
-                continue; // superseded by an earlier entry
-            }
-            io.armed_tick = 0;
-            if io.deadline_ms == 0 {
-                continue; // cleared
-            }
-            if io.deadline_ms > self.core.now_ms {
-                // The deadline moved later since this entry was armed: re-arm once.
-                io.armed_tick = self.core.wheel.schedule(token, io.deadline_ms);
-                continue;
-            }
-            io.deadline_ms = 0;
-            if io.flags & flags::LINGERING != 0 {
-                self.close_now(token, CloseReason::Local);
-                continue;
-            }
-            if io.flags & flags::CONNECTING != 0 {
-                self.core.connect_error = Some(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
-                self.close_now(token, CloseReason::Error(io::ErrorKind::TimedOut));
-                continue;
-            }
-            let proto = &mut self.proto;
-            with_slot(&mut self.slab, &mut self.core, token, true, |state, cx| proto.on_timer(state, cx));
-            self.drive(token);
-        }
-        self.fired = fired;
-    }
 }
 
 /// Registers the shard's own descriptors; used while building the parts.
@@ -781,24 +693,6 @@ pub(crate) fn register_parts<M>(parts: &ShardParts<M>) -> io::Result<()> {
         parts.poller.register_source(&listener.socket, token, listener.shared)?;
     }
     Ok(())
-}
-
-/// An outbound connection's first writable (or error) event: `SO_ERROR`
-/// says whether `connect(2)` succeeded.
-#[cold]
-fn settle_connect<M>(io: &mut ConnIo, core: &mut Core<M>) -> Result<(), CloseReason> {
-    match io.stream.take_error() {
-        Ok(None) => {
-            io.flags &= !flags::CONNECTING;
-            io.deadline_ms = 0;
-            Ok(())
-        }
-        Ok(Some(e)) | Err(e) => {
-            let kind = e.kind();
-            core.connect_error = Some(e);
-            Err(CloseReason::Error(kind))
-        }
-    }
 }
 
 /// Sends what a connection's transport holds on its own; a full socket
