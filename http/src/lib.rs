@@ -96,6 +96,7 @@ pub mod limits;
 pub mod parse;
 pub mod path;
 pub mod router;
+mod scan;
 mod table;
 pub mod target;
 

@@ -40,10 +40,8 @@ use crate::head::{
     BodyFraming, HeaderSpan, Method, RequestHead, Span, Version, F_EXPECT_CONTINUE, F_HOST, F_KEEP_ALIVE,
     F_PLAIN_PATH, F_UPGRADE, F_UPGRADE_HEADER,
 };
-use crate::table::{
-    eq_lower, fast_run, find_byte, find_ctl, hex_val, or_class, path_run, path_scan, trim_ows, HOST_BAD,
-    SET_HOST, SET_NAME, TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT,
-};
+use crate::scan::{eq_lower, fast_run, find_byte, find_ctl, path_run, path_scan, SET_HOST, SET_NAME};
+use crate::table::{hex_val, or_class, trim_ows, HOST_BAD, TARGET_CLASS, TOKEN, TOKEN_BAD, T_BAD, T_PCT};
 use crate::{Limits, ParseError};
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
@@ -268,7 +266,7 @@ impl RequestParser {
     }
 
     /// The usual request line, `GET <path> HTTP/1.1` with a path of only
-    /// [`FAST_PATH`](crate::table::FAST_PATH) bytes, read in one pass: the
+    /// [`FAST_PATH`](crate::scan::FAST_PATH) bytes, read in one pass: the
     /// path scan stops at the SP before the version, which is then compared
     /// whole with its CRLF, so the line's end needs no search of its own.
     /// Returns false, having changed nothing, for anything else (another
