@@ -124,7 +124,7 @@ pub(crate) fn load(pair: &CertPair) -> Result<Loaded, TlsError> {
     for (i, pair_of) in chain.windows(2).enumerate() {
         let (cert, issuer) = (&pair_of[0], &pair_of[1]);
         let signed = issuer.public_key().ok().and_then(|k| cert.verify(&k).ok()).unwrap_or(false);
-        if cert.issued(issuer) != X509VerifyResult::OK || !signed {
+        if issuer.issued(cert) != X509VerifyResult::OK || !signed {
             return Err(TlsError::new(
                 &pair.cert,
                 format!(
