@@ -397,6 +397,10 @@ fn base_context(
     b.set_session_id_context(&openssl::sha::sha256(id.as_bytes())).map_err(e)?;
     ffi::set_session_timeout(&mut b, u32::try_from(settings.session_lifetime.as_secs()).unwrap_or(u32::MAX));
     ffi::set_ticket_key_callback(&mut b, keys.clone()).map_err(e)?;
+    // TLS 1.3: one ticket per full handshake, not OpenSSL's two (each is
+    // sealed, sent and mostly never used: an HTTP client resumes one
+    // connection at a time, and a resumption brings a fresh ticket).
+    b.set_num_tickets(1).map_err(e)?;
     let alpn = settings.alpn;
     b.set_alpn_select_callback(move |_, offered| select_alpn(alpn, offered).ok_or(AlpnError::ALERT_FATAL));
     if let Some(cas) = client_ca {
