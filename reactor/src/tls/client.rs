@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use openssl::ssl::{
-    HandshakeError, Ssl, SslConnector, SslContext, SslContextBuilder, SslMethod, SslMode,
-    SslSessionCacheMode, SslStream, SslVerifyMode, SslVersion,
+    HandshakeError, Ssl, SslConnector, SslContext, SslContextBuilder, SslMethod, SslMode, SslSession,
+    SslStream, SslVerifyMode, SslVersion,
 };
 
 use super::certs::{KeyKind, Loaded};
@@ -71,9 +71,6 @@ impl TlsConnector {
             }
             None => b.set_verify(SslVerifyMode::NONE),
         }
-        if resume {
-            b.set_session_cache_mode(SslSessionCacheMode::CLIENT | SslSessionCacheMode::NO_INTERNAL);
-        }
         Ok(TlsConnector {
             ctx: b.build(),
             verify: ca.is_some(),
@@ -97,8 +94,10 @@ impl TlsConnector {
             }
         }
         if let Some(slot) = &self.session {
-            let kept = slot.lock().ok().and_then(|s| s.clone());
-            if let Some(session) = kept {
+            // Each connection gets its own copy: OpenSSL marks a session it
+            // has used in ways that would spoil it for the next connection.
+            let kept = slot.lock().ok().and_then(|s| s.as_ref().and_then(|s| s.to_der().ok()));
+            if let Some(session) = kept.and_then(|der| SslSession::from_der(&der).ok()) {
                 ffi::offer_session(&mut ssl, &session).map_err(err)?;
             }
         }

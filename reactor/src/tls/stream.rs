@@ -247,8 +247,11 @@ impl TlsStream {
     fn keep_session(&self) {
         if let (Some(slot), Some(session)) = (&self.session, self.ssl.session()) {
             if ffi::session_resumable(session) {
-                if let Ok(mut s) = slot.lock() {
-                    *s = Some(session.to_owned());
+                // A private copy: the connection's own object is marked
+                // unusable by OpenSSL if the connection ends badly.
+                let copy = session.to_der().ok().and_then(|der| SslSession::from_der(&der).ok());
+                if let (Ok(mut s), Some(copy)) = (slot.lock(), copy) {
+                    *s = Some(copy);
                 }
             }
         }

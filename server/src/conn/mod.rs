@@ -101,7 +101,15 @@ impl Protocol for HttpShard {
         // A connection that never sends a byte is closed quietly after the
         // head timeout; over TLS, the handshake timeout (the handshake runs
         // inside the reads, so the first request byte ends it).
-        let first = if cx.tag() == TAG_TLS { self.h1.timeouts.tls_handshake } else { self.h1.timeouts.head };
+        let first = if cx.tag() == TAG_TLS {
+            // No Nagle over TLS from the start: TLS 1.3 sends its session
+            // ticket just before the first response, which would otherwise
+            // wait for the client's delayed ACK of it.
+            let _ = cx.set_nodelay(true);
+            self.h1.timeouts.tls_handshake
+        } else {
+            self.h1.timeouts.head
+        };
         cx.set_deadline_ms(first);
         Conn::H1(H1::new())
     }
