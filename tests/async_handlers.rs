@@ -458,3 +458,46 @@ fn middleware_wraps_async_handlers_like_the_others() {
     assert_eq!(status, 403);
     assert!(headers.contains(&("x-after".into(), "1".into())));
 }
+
+/// The `tokio` feature: a handler that needs tokio (here hyper-util's HTTP
+/// client, the one reqwest is built on) calls a second weir server.
+#[test]
+fn a_tokio_handler_runs_a_tokio_http_client_and_answers_in_order() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let upstream = TestServer::start(App::new().get("/hello", |_| Response::text("hello from weir")));
+    let uri: hyper::Uri = upstream.url("/hello").parse().unwrap();
+    let app = App::new()
+        .route(
+            "GET",
+            "/via-tokio",
+            weir::tokio_handler(move |_req| {
+                let uri = uri.clone();
+                async move {
+                    let thread = std::thread::current().name().unwrap_or("").to_string();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+                    let resp = client.get(uri).await.unwrap();
+                    let status = resp.status().as_u16();
+                    let body = resp.into_body().collect().await.unwrap().to_bytes();
+                    Response::text(format!("{status} {} on {thread}", String::from_utf8_lossy(&body)))
+                }
+            }),
+        )
+        .route("GET", "/panic", weir::tokio_handler(|_req| async { panic!("a bug on tokio") }))
+        .get("/inline", |_| Response::text("inline"));
+    let srv = TestServer::start(app);
+    let (mut r, mut w) = connect(srv.addr);
+    w.write_all(
+        b"GET /via-tokio HTTP/1.1\r\nHost: t\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /inline HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let (status, _, body) = read_response(&mut r);
+    assert_eq!((status, body.as_str()), (200, "200 hello from weir on weir-tokio"));
+    assert_eq!(read_response(&mut r).0, 500, "a panic on tokio is its request's 500");
+    assert_eq!(read_response(&mut r).2, "inline");
+}
