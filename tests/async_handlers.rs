@@ -193,12 +193,16 @@ fn the_client_reads_each_framing_and_refuses_what_smuggles() {
     assert_eq!(get(srv.addr, "/via/until-close"), (200, "200 to the end None".into()));
     assert_eq!(get(srv.addr, "/via/missing"), (200, "404  None".into()));
     let (status, body) = get(srv.addr, "/via/smuggle");
-    assert_eq!((status, body.as_str()), (502, "error: invalid response: Content-Length with Transfer-Encoding"));
+    assert_eq!(
+        (status, body.as_str()),
+        (502, "error: invalid response: Content-Length with Transfer-Encoding")
+    );
     let start = Instant::now();
     assert_eq!(get(srv.addr, "/via/silent"), (502, "error: upstream timed out".into()));
     assert!(start.elapsed() < Duration::from_millis(2000), "the 500 ms deadline held");
     // Nothing listens on port 1 of loopback: refused, as a value.
-    let refused = TestServer::start(App::new().route("GET", "/via/:what", fetch_route("127.0.0.1:1".parse().unwrap())));
+    let refused =
+        TestServer::start(App::new().route("GET", "/via/:what", fetch_route("127.0.0.1:1".parse().unwrap())));
     assert_eq!(get(refused.addr, "/via/x"), (502, "error: connect failed: connection refused".into()));
 }
 
@@ -450,7 +454,8 @@ fn middleware_wraps_async_handlers_like_the_others() {
         );
     let srv = TestServer::start(app);
     let (mut r, mut w) = connect(srv.addr);
-    w.write_all(b"GET /async/a HTTP/1.1\r\nHost: t\r\n\r\nGET /async/blocked HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    w.write_all(b"GET /async/a HTTP/1.1\r\nHost: t\r\n\r\nGET /async/blocked HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let (status, headers, body) = read_response(&mut r);
     assert_eq!((status, body.as_str()), (200, "late"));
     assert!(headers.contains(&("x-after".into(), "1".into())));

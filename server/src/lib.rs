@@ -67,9 +67,9 @@ mod ws_relay;
 pub use app::{App, AppError, Scope};
 pub use builtins::Builtins;
 pub use config::ServerConfig;
-pub use handler::{async_handler, deferred, inline, workers, Handler, Responder};
 #[cfg(feature = "tokio")]
 pub use handler::tokio_handler;
+pub use handler::{async_handler, deferred, inline, workers, Handler, Responder};
 pub use header::{HeaderName, HeaderValue};
 pub use middleware::Middleware;
 pub use request::{OwnedRequest, Params, Request};

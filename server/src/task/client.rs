@@ -415,10 +415,21 @@ impl Drop for Fetch {
 enum Phase {
     /// The status line and fields, collected in `buf`.
     Head,
-    /// The body, framed by `decoder` (`None`: until the upstream closes).
-    Body { status: u16, head_buf: Vec<u8>, fields: RequestHead, decoder: Option<BodyDecoder>, body: Vec<u8> },
+    /// The body (boxed: the head's parts are large, and only this phase has them).
+    Body(Box<BodyPhase>),
     /// Finished (or failed): the rest is ignored.
     Done,
+}
+
+/// The head is in; the body is arriving.
+#[derive(Debug)]
+struct BodyPhase {
+    status: u16,
+    head_buf: Vec<u8>,
+    fields: RequestHead,
+    /// The body's framing (`None`: until the upstream closes).
+    decoder: Option<BodyDecoder>,
+    body: Vec<u8>,
 }
 
 /// An outbound connection's state (`Conn::Upstream`): one exchange.
@@ -461,7 +472,7 @@ impl Upstream {
         }
         match self.phase {
             Phase::Head => self.read_head(cx, data),
-            Phase::Body { .. } => self.read_body(cx, data),
+            Phase::Body(_) => self.read_body(cx, data),
             Phase::Done => {}
         }
         data.len()
@@ -504,14 +515,16 @@ impl Upstream {
             };
             let rest = self.buf.split_off(end);
             self.buf = Vec::new();
-            self.phase = Phase::Body { status, head_buf, fields, decoder, body: Vec::new() };
+            self.phase =
+                Phase::Body(Box::new(BodyPhase { status, head_buf, fields, decoder, body: Vec::new() }));
             return self.read_body(cx, &rest);
         }
     }
 
     fn read_body(&mut self, cx: &mut Ctx<'_, Msg>, input: &[u8]) {
         let max_body = self.ex.borrow().max_body;
-        let Phase::Body { decoder, body, .. } = &mut self.phase else { return };
+        let Phase::Body(phase) = &mut self.phase else { return };
+        let BodyPhase { decoder, body, .. } = &mut **phase;
         let Some(decoder) = decoder else {
             if (body.len() + input.len()) as u64 > max_body {
                 return self.finish(cx, Err(FetchError::TooLarge));
@@ -540,17 +553,17 @@ impl Upstream {
 
     /// The whole response is in.
     fn complete(&mut self, cx: &mut Ctx<'_, Msg>) {
-        let Phase::Body { status, head_buf, fields, body, .. } = std::mem::replace(&mut self.phase, Phase::Done)
-        else {
+        let Phase::Body(phase) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return;
         };
+        let BodyPhase { status, head_buf, fields, body, .. } = *phase;
         self.finish(cx, Ok(UpstreamResponse { status, head_buf, fields, body }));
     }
 
     pub(crate) fn on_eof(&mut self, cx: &mut Ctx<'_, Msg>) {
         match &self.phase {
             // A body that ends at close has ended.
-            Phase::Body { decoder: None, .. } => self.complete(cx),
+            Phase::Body(phase) if phase.decoder.is_none() => self.complete(cx),
             Phase::Done => cx.close(),
             _ => self.finish(cx, Err(FetchError::Closed)),
         }
@@ -643,7 +656,11 @@ mod tests {
             req.encode().unwrap(),
             b"POST /a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Id: 7\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
         );
-        assert!(get(addr, "/x").header("Host", "svc").encode().unwrap().starts_with(b"GET /x HTTP/1.1\r\nHost: svc\r\n"));
+        assert!(get(addr, "/x")
+            .header("Host", "svc")
+            .encode()
+            .unwrap()
+            .starts_with(b"GET /x HTTP/1.1\r\nHost: svc\r\n"));
         assert!(get(addr, "/a b").encode().is_err());
         assert!(get(addr, "x").encode().is_err());
         assert!(request("G T", addr, "/").encode().is_err());

@@ -66,6 +66,7 @@
 //! | await | module | how it wakes |
 //! |---|---|---|
 //! | [`sleep`] | `sleep` | the executor's timer heap, fired in `on_turn` (millisecond resolution, never early) |
+//! | [`yield_now`] | `sleep` | at once: the task is polled again at the end of the loop turn |
 //! | [`spawn_blocking`] | `blocking` | a worker-pool job; its result wakes the task through the inbox |
 //! | [`client::Fetch`] (an HTTP/1.1 request to an upstream) | `client` | an outbound connection on this shard (`ShardCtx::connect`), parsed with weir-http's strict rules |
 //! | [`publish`] (pub/sub with backpressure) | `publish` | retried on the timer heap while a shard's inbox is full |
@@ -103,7 +104,7 @@ mod tokio_bridge;
 
 pub use blocking::{spawn_blocking, Blocking, BlockingError};
 pub use publish::{publish, PublishError};
-pub use sleep::{sleep, Sleep};
+pub use sleep::{sleep, yield_now, Sleep, YieldNow};
 #[cfg(feature = "tokio")]
 pub use tokio_bridge::{on_tokio, tokio_runtime};
 
@@ -321,8 +322,7 @@ impl Executor {
     ) -> Executor {
         let exec = NEXT_EXEC.fetch_add(1, Ordering::Relaxed);
         LOCAL.with(|l| {
-            *l.borrow_mut() =
-                Local { exec, pool: Some(pool), pubsub: Some(pubsub), ..Local::default() };
+            *l.borrow_mut() = Local { exec, pool: Some(pool), pubsub: Some(pubsub), ..Local::default() };
         });
         Executor {
             remote: Arc::new(Remote { exec, shard }),
@@ -361,7 +361,9 @@ impl Executor {
                 }
                 w
             }
-            None => Arc::new(TaskWaker { id, scheduled: AtomicBool::new(false), remote: self.remote.clone() }),
+            None => {
+                Arc::new(TaskWaker { id, scheduled: AtomicBool::new(false), remote: self.remote.clone() })
+            }
         };
         let as_waker = Waker::from(waker.clone());
         with_local(|l| l.now_ms = now_ms);
@@ -418,7 +420,11 @@ impl Executor {
             return with_local(|l| (!l.cancelled.is_empty() || !l.aborts.is_empty()).then_some(0)).flatten();
         }
         with_local(|l| {
-            if !l.ready.is_empty() || !l.cancelled.is_empty() || !l.connects.is_empty() || !l.aborts.is_empty() {
+            if !l.ready.is_empty()
+                || !l.cancelled.is_empty()
+                || !l.connects.is_empty()
+                || !l.aborts.is_empty()
+            {
                 return Some(0);
             }
             l.timers.peek().map(|t| t.due.saturating_sub(now_ms))

@@ -19,8 +19,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use weir_reactor::duration_ms;
-
 use super::{with_local, NOT_ON_SHARD};
 
 /// An entry of the timer heap (a max-heap, so the order is reversed: the
@@ -74,7 +72,8 @@ impl Ord for Timer {
 /// When polled outside a shard's async handler (on a worker or tokio
 /// thread): there is no shard clock there. Use the runtime's own timer.
 pub fn sleep(duration: Duration) -> Sleep {
-    let ms = duration_ms(duration) + u64::from(duration.subsec_nanos() % 1_000_000 != 0);
+    // Whole milliseconds, rounded up: never shorter than asked.
+    let ms = u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
     Sleep { ms, due: None, armed: None }
 }
 
@@ -98,7 +97,9 @@ impl Future for Sleep {
         let ready = with_local(|l| {
             // +1: the clock is the loop turn's start, truncated to a whole
             // millisecond; without it a sleep could end up to 1 ms early.
-            let due = *this.due.get_or_insert(l.now_ms + this.ms + u64::from(this.ms > 0));
+            let due = *this
+                .due
+                .get_or_insert(l.now_ms.saturating_add(this.ms).saturating_add(u64::from(this.ms > 0)));
             if l.now_ms >= due {
                 return true;
             }
@@ -114,5 +115,34 @@ impl Future for Sleep {
             Some(false) => Poll::Pending,
             None => panic!("{NOT_ON_SHARD}"),
         }
+    }
+}
+
+/// Gives the shard a turn: the task wakes itself and is polled again at
+/// the end of this loop turn, after the events that were ready. For a long
+/// computation split into steps, so that other connections are served
+/// between them. Works on any executor (it only uses its waker).
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.yielded {
+            return Poll::Ready(());
+        }
+        this.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }

@@ -55,7 +55,8 @@ impl HttpShard {
                 self.complete(conn, cx, resp, meta);
             }
             Err(parked) => {
-                let after = (!route.chain.is_empty()).then(|| (Box::new(req.to_owned()), route.chain.clone()));
+                let after =
+                    (!route.chain.is_empty()).then(|| (Box::new(req.to_owned()), route.chain.clone()));
                 let seq = self.push_waiting(conn, meta, after);
                 let Some(tasks) = self.tasks.as_mut() else { return };
                 let guard = tasks.park(parked, Owner { token: cx.token(), seq });
