@@ -1,11 +1,11 @@
 //! Async handlers: `.await` inside a handler, on the shard or on tokio.
 //!
 //! ```text
-//! cargo run --example async_api                          # http://127.0.0.1:3000/
+//! cargo run --example async_api                          # http://127.0.0.1:3006/
 //! cargo run --example async_api -- 127.0.0.1:0 2         # any free port, 2 shards
-//! curl http://127.0.0.1:3000/sleep?ms=250                # answered a quarter second later
-//! curl http://127.0.0.1:3000/relay                       # a request to ourselves, awaited
-//! curl -d 'some bytes' http://127.0.0.1:3000/checksum    # work on the worker pool, awaited
+//! curl http://127.0.0.1:3006/sleep?ms=250                # answered a quarter second later
+//! curl http://127.0.0.1:3006/relay                       # a request to ourselves, awaited
+//! curl -d 'some bytes' http://127.0.0.1:3006/checksum    # work on the worker pool, awaited
 //! ```
 //!
 //! What it teaches: [`async_handler`] turns an `async` block into a
@@ -32,7 +32,7 @@ use weir::{async_handler, tokio_handler, App, Response, Server, ServerConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     weir::block_shutdown_signals()?;
-    let addr: SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:3000".into()).parse()?;
+    let addr: SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:3006".into()).parse()?;
     let shards: usize = std::env::args().nth(2).map_or(Ok(1), |s| s.parse())?;
     // The server's own address, for `/relay` (known once it listens).
     let me: Arc<OnceLock<SocketAddr>> = Arc::default();

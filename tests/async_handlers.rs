@@ -506,3 +506,32 @@ fn a_tokio_handler_runs_a_tokio_http_client_and_answers_in_order() {
     assert_eq!(read_response(&mut r).0, 500, "a panic on tokio is its request's 500");
     assert_eq!(read_response(&mut r).2, "inline");
 }
+
+/// The tokio bridge cancels too: the client leaves, the shard task is
+/// dropped, and it aborts the tokio task, whose future tokio drops.
+#[test]
+fn a_client_that_disconnects_drops_its_tokio_handlers_future() {
+    let (tx, dropped) = drop_guard();
+    let (started_tx, started) = channel();
+    let started_tx = Arc::new(Mutex::new(started_tx));
+    let app = App::new().route(
+        "GET",
+        "/wait",
+        weir::tokio_handler(move |_req| {
+            let guard = DropGuard(Mutex::new(tx.lock().unwrap().clone()));
+            let started = started_tx.lock().unwrap().clone();
+            async move {
+                let _guard = guard;
+                started.send(()).unwrap();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Response::text("nobody hears this")
+            }
+        }),
+    );
+    let srv = TestServer::start(app);
+    let (r, mut w) = connect(srv.addr);
+    w.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    started.recv_timeout(PATIENCE).expect("the handler started on tokio");
+    drop((r, w));
+    dropped.recv_timeout(PATIENCE).expect("the tokio future was dropped when its client left");
+}

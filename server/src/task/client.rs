@@ -274,13 +274,17 @@ pub(crate) struct Exchange {
     token: Option<Token>,
     /// The future was dropped: nobody waits for the answer.
     abandoned: bool,
+    /// The outcome is known (the first one counts: a close after a
+    /// complete response is not an error).
+    finished: bool,
 }
 
 impl Exchange {
     fn finish(&mut self, result: Result<UpstreamResponse, FetchError>) {
-        if self.result.is_some() || self.abandoned {
+        if self.finished || self.abandoned {
             return;
         }
+        self.finished = true;
         self.result = Some(result);
         if let Some(w) = self.waker.take() {
             w.wake();
@@ -361,6 +365,7 @@ impl Future for Fetch {
                     waker: Some(cx.waker().clone()),
                     token: None,
                     abandoned: false,
+                    finished: false,
                 }));
                 let connect = Connect { addr: req.addr, timeout: req.timeout, exchange: exchange.clone() };
                 if with_local(|l| l.connects.push(connect)).is_none() {
@@ -395,7 +400,7 @@ impl Drop for Fetch {
     fn drop(&mut self) {
         if let FetchState::Waiting(ex) = &self.state {
             let mut e = ex.borrow_mut();
-            if e.result.is_none() {
+            if !e.finished {
                 // Cancelled: the connection, if open, is aborted in the
                 // shard's next turn; if not yet open, it never will be.
                 e.abandoned = true;
