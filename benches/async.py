@@ -37,6 +37,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suite import proc_stat_fields, rss_kib  # noqa: E402  (the suite's own /proc readers)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 WEIR = os.path.join(TARGET, "release", "weir")
@@ -50,18 +53,9 @@ def pinned(core, cmd):
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # utime, stime: fields 14 and 15 (index 11, 12 after the command name).
+    """utime + stime of the server process (all its threads): fields 14, 15."""
+    fields = proc_stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def start_server():

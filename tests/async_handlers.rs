@@ -256,34 +256,70 @@ fn ten_thousand_sleeping_handlers_on_one_shard_stay_within_bounded_memory() {
     assert_eq!(finished.load(Ordering::SeqCst), TASKS);
 }
 
-#[test]
-fn a_client_that_disconnects_drops_its_handlers_future() {
-    let (tx, dropped) = drop_guard();
+/// What a cancellation test's handler is given: a drop guard to move into
+/// its future, and a way to say that the future started.
+struct Watch {
+    dropped: Mutex<Sender<()>>,
+    started: Mutex<Sender<()>>,
+}
+
+impl Watch {
+    fn guard(&self) -> DropGuard {
+        DropGuard(Mutex::new(self.dropped.lock().unwrap().clone()))
+    }
+
+    fn started(&self) -> Sender<()> {
+        self.started.lock().unwrap().clone()
+    }
+}
+
+/// Serves `/wait` with the handler `make` builds; a client asks, waits
+/// until the handler's future started, and leaves: the future must be
+/// dropped (its guard observed) while it would still be waiting.
+fn expect_dropped_when_the_client_leaves(make: impl FnOnce(Arc<Watch>) -> weir::Handler) {
+    let (dropped_tx, dropped) = channel();
     let (started_tx, started) = channel();
-    let started_tx = Arc::new(Mutex::new(started_tx));
-    let app = App::new().route(
-        "GET",
-        "/wait",
-        async_handler(move |_req| {
-            let guard = DropGuard(Mutex::new(tx.lock().unwrap().clone()));
-            let started = started_tx.clone();
-            async move {
-                let _guard = guard;
-                started.lock().unwrap().send(()).unwrap();
-                task::sleep(Duration::from_secs(60)).await;
-                Response::text("nobody hears this")
-            }
-        }),
-    );
-    let srv = TestServer::start(app);
-    let (_r, mut w) = connect(srv.addr);
+    let watch = Arc::new(Watch { dropped: Mutex::new(dropped_tx), started: Mutex::new(started_tx) });
+    let srv = TestServer::start(App::new().route("GET", "/wait", make(watch)));
+    let (r, mut w) = connect(srv.addr);
     w.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     started.recv_timeout(PATIENCE).expect("the handler started");
     assert!(dropped.try_recv().is_err(), "not dropped while the client waits");
-    drop(w);
-    drop(_r);
+    drop((r, w));
     dropped.recv_timeout(PATIENCE).expect("the future was dropped when its client left");
     assert_eq!(get(srv.addr, "/missing").0, 404, "the shard goes on");
+}
+
+#[test]
+fn a_client_that_disconnects_drops_its_handlers_future() {
+    expect_dropped_when_the_client_leaves(|watch| {
+        async_handler(move |_req| {
+            let (guard, started) = (watch.guard(), watch.started());
+            async move {
+                let _guard = guard;
+                started.send(()).unwrap();
+                task::sleep(Duration::from_secs(60)).await;
+                Response::text("nobody hears this")
+            }
+        })
+    });
+}
+
+/// The tokio bridge cancels too: the client leaves, the shard task is
+/// dropped, and it aborts the tokio task, whose future tokio drops.
+#[test]
+fn a_client_that_disconnects_drops_its_tokio_handlers_future() {
+    expect_dropped_when_the_client_leaves(|watch| {
+        weir::tokio_handler(move |_req| {
+            let (guard, started) = (watch.guard(), watch.started());
+            async move {
+                let _guard = guard;
+                started.send(()).unwrap();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Response::text("nobody hears this")
+            }
+        })
+    });
 }
 
 #[test]
@@ -505,33 +541,4 @@ fn a_tokio_handler_runs_a_tokio_http_client_and_answers_in_order() {
     assert_eq!((status, body.as_str()), (200, "200 hello from weir on weir-tokio"));
     assert_eq!(read_response(&mut r).0, 500, "a panic on tokio is its request's 500");
     assert_eq!(read_response(&mut r).2, "inline");
-}
-
-/// The tokio bridge cancels too: the client leaves, the shard task is
-/// dropped, and it aborts the tokio task, whose future tokio drops.
-#[test]
-fn a_client_that_disconnects_drops_its_tokio_handlers_future() {
-    let (tx, dropped) = drop_guard();
-    let (started_tx, started) = channel();
-    let started_tx = Arc::new(Mutex::new(started_tx));
-    let app = App::new().route(
-        "GET",
-        "/wait",
-        weir::tokio_handler(move |_req| {
-            let guard = DropGuard(Mutex::new(tx.lock().unwrap().clone()));
-            let started = started_tx.lock().unwrap().clone();
-            async move {
-                let _guard = guard;
-                started.send(()).unwrap();
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                Response::text("nobody hears this")
-            }
-        }),
-    );
-    let srv = TestServer::start(app);
-    let (r, mut w) = connect(srv.addr);
-    w.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    started.recv_timeout(PATIENCE).expect("the handler started on tokio");
-    drop((r, w));
-    dropped.recv_timeout(PATIENCE).expect("the tokio future was dropped when its client left");
 }
