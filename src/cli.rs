@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use weir::middleware::AccessLog;
 use weir::ws::WsRoute;
 use weir::{App, Builtins, Server, ServerConfig, StatsRegistry, TopicRelay};
+use weir_reactor::tls::{CertPair, TicketSecret, TlsAcceptor, TlsSettings};
 
 /// weir: an HTTP/1.1 + WebSocket server on a hand-built epoll reactor.
 #[derive(Debug, Parser)]
@@ -22,6 +23,7 @@ use weir::{App, Builtins, Server, ServerConfig, StatsRegistry, TopicRelay};
         weir                                   serve ./public on 127.0.0.1:8080\n  \
         weir --root /srv/www --listen 0.0.0.0:80 --listen [::]:80\n  \
         weir --threads 1 --no-builtin stats --no-builtin echo\n  \
+        weir --tls 127.0.0.1:8443 --cert site.pem,site.key   HTTPS (reload certificates: kill -HUP)\n  \
         curl http://127.0.0.1:8080/stats\n  \
         weir bench http://127.0.0.1:8080/ping -c 64 -d 10s   load a server (see weir bench --help)",
     args_conflicts_with_subcommands = true
@@ -45,6 +47,31 @@ pub struct Cli {
     /// Pin each shard to its own CPU.
     #[arg(long)]
     pub pin: bool,
+    /// Address to listen on with TLS (repeatable; needs --cert).
+    #[arg(long = "tls", value_name = "ADDR")]
+    pub tls: Vec<SocketAddr>,
+    /// A certificate chain and its key, as CERT.pem,KEY.pem (repeatable).
+    /// Names come from the certificate; the first is the default for
+    /// clients without SNI. An ECDSA and an RSA certificate for the same
+    /// names are both served, each to the clients that support it.
+    #[arg(long = "cert", value_name = "CERT,KEY")]
+    pub cert: Vec<String>,
+    /// Require client certificates (mTLS) that verify against this CA file.
+    #[arg(long = "tls-client-ca", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Session ticket secret file (at least 32 random bytes, e.g. from
+    /// `openssl rand 48`): tickets then survive restarts and work across
+    /// machines sharing the file. Default: a random secret per process.
+    #[arg(long = "tls-ticket-key", value_name = "FILE")]
+    pub tls_ticket_key: Option<PathBuf>,
+    /// Plaintext listeners redirect every request to https:// (308), to
+    /// the first --tls port.
+    #[arg(long)]
+    pub redirect_https: bool,
+    /// Send Strict-Transport-Security with this max-age (seconds) on TLS
+    /// responses, e.g. 31536000.
+    #[arg(long, value_name = "SECONDS")]
+    pub hsts: Option<u64>,
     /// A subcommand instead of serving (none: run the server).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -120,24 +147,77 @@ pub fn run() -> std::io::Result<()> {
         }
         app = app.static_dir("/", root.clone());
     }
-    let listen = if cli.listen.is_empty() {
+    let listen = if cli.listen.is_empty() && cli.tls.is_empty() {
         vec!["127.0.0.1:8080".parse().expect("valid address")]
     } else {
         cli.listen
     };
-    let mut builder = Server::builder(app)
-        .shards(shards)
-        .stats(stats)
-        .config(ServerConfig { pin_cores: cli.pin, ..ServerConfig::default() });
+    let tls = tls_acceptor(&cli.tls, &cli.cert, cli.tls_client_ca.clone(), cli.tls_ticket_key.clone())?;
+    let mut config = ServerConfig { pin_cores: cli.pin, ..ServerConfig::default() };
+    if cli.redirect_https {
+        let Some(first) = cli.tls.first() else {
+            return Err(invalid("--redirect-https needs a --tls listener to send clients to".into()));
+        };
+        config.redirect_https = Some(first.port());
+    }
+    config.hsts = cli.hsts.map(|secs| format!("max-age={secs}"));
+    let mut builder = Server::builder(app).shards(shards).stats(stats).config(config);
     for a in &listen {
         builder = builder.listen(*a);
     }
+    if let Some(tls) = &tls {
+        for a in &cli.tls {
+            builder = builder.listen_tls(*a, tls.clone());
+        }
+    }
     let server = builder.start()?;
-    for a in server.local_addrs() {
-        println!("weir listening on http://{a}/");
+    for (i, a) in server.local_addrs().iter().enumerate() {
+        let scheme = if i < listen.len() { "http" } else { "https" };
+        println!("weir listening on {scheme}://{a}/");
+    }
+    if tls.is_some() && !weir_reactor::tls::kernel_tls_available() {
+        eprintln!(
+            "weir: kernel TLS is not available here: files over TLS are read and encrypted in 16 KiB pieces"
+        );
     }
     if let Some(root) = &root {
         println!("serving files from {}", root.display());
     }
     server.run_until_signal()
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+}
+
+/// The TLS acceptor for `--tls` listeners, from `--cert` pairs.
+fn tls_acceptor(
+    addrs: &[SocketAddr],
+    certs: &[String],
+    client_ca: Option<PathBuf>,
+    ticket_key: Option<PathBuf>,
+) -> std::io::Result<Option<Arc<TlsAcceptor>>> {
+    if addrs.is_empty() {
+        if !certs.is_empty() {
+            return Err(invalid("--cert given without a --tls listener".into()));
+        }
+        return Ok(None);
+    }
+    if certs.is_empty() {
+        return Err(invalid("--tls needs at least one --cert CERT.pem,KEY.pem".into()));
+    }
+    let mut pairs = Vec::new();
+    for c in certs {
+        let Some((cert, key)) = c.split_once(',') else {
+            return Err(invalid(format!("--cert {c}: expected CERT.pem,KEY.pem")));
+        };
+        pairs.push(CertPair::new(cert, key));
+    }
+    let mut settings = TlsSettings::new(pairs);
+    settings.client_ca = client_ca;
+    if let Some(path) = ticket_key {
+        settings.ticket_secret = TicketSecret::File(path);
+    }
+    let acceptor = TlsAcceptor::new(settings).map_err(|e| invalid(format!("TLS: {e}")))?;
+    Ok(Some(Arc::new(acceptor)))
 }

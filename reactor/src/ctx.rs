@@ -289,6 +289,33 @@ impl<M: Send + 'static> Ctx<'_, M> {
         socket::set_nodelay(&self.io.stream, on)
     }
 
+    /// Puts a transport under this connection from now on (TLS on an
+    /// outbound connection, in `on_connected`; or a STARTTLS-style switch
+    /// once the plaintext part is over). `make` gets the socket; a client
+    /// transport's first flight (a ClientHello) goes out on the next flush.
+    ///
+    /// # Errors
+    ///
+    /// `make`'s error; or `InvalidInput` if the connection already has a
+    /// transport, or still has output queued or input kept (bytes that
+    /// belong to the old framing).
+    pub fn start_transport(
+        &mut self,
+        make: impl FnOnce(&std::net::TcpStream) -> io::Result<Box<dyn crate::Transport>>,
+    ) -> io::Result<()> {
+        if self.io.layer.is_some() || !self.io.wq.is_empty() || self.io.rbuf.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "start_transport: the connection has a transport, or bytes in flight",
+            ));
+        }
+        let transport = make(&self.io.stream)?;
+        self.io.layer = Some(Box::new(crate::transport::Layer { transport }));
+        self.io.flags |= flags::TRANSPORT;
+        mark_dirty(self.core, self.token, self.io);
+        Ok(())
+    }
+
     /// Sets the kernel's send buffer size (`SO_SNDBUF`).
     ///
     /// # Errors

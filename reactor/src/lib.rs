@@ -45,6 +45,9 @@
 //!   message is partial; output as a queue of chunks.
 //! * [`transport`] — the seam between socket and protocol: plaintext is
 //!   the zero-cost default, TLS (or any [`Transport`]) plugs in per listener.
+//! * [`tls`] (feature `tls`, on by default) — TLS 1.2/1.3 through OpenSSL:
+//!   certificates by SNI, ALPN, session tickets shared by every shard and
+//!   restart, reload; and the client side for outbound connections.
 //! * Outbound connections: [`ShardCtx::connect`] and [`Ctx::connect`], with
 //!   linked pairs ([`Ctx::peer`]) for proxies and tunnels.
 //! * `shard` — the loop itself; `runtime` — N shards and their stop.
@@ -68,6 +71,8 @@ mod shard;
 mod stats;
 pub mod sys;
 pub mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod token;
 pub mod transport;
 pub mod worker;

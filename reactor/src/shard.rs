@@ -367,12 +367,18 @@ impl<P: Protocol> Shard<P> {
                     let before = io.wq.queued_bytes();
                     let res = match io.layer.as_deref_mut() {
                         None => io.wq.flush(&io.stream, &mut core.iov, &mut core.write_pool),
-                        Some(l) => io.wq.flush_through(
-                            &io.stream,
-                            &mut *l.transport,
-                            &mut core.write_pool,
-                            &mut core.piece,
-                        ),
+                        Some(l) => {
+                            let res = io.wq.flush_through(
+                                &io.stream,
+                                &mut *l.transport,
+                                &mut core.write_pool,
+                                &mut core.piece,
+                            );
+                            if l.transport.has_buffered_input() {
+                                io.flags |= flags::READABLE;
+                            }
+                            res
+                        }
                     };
                     ShardStats::add(&core.stats().bytes_out, before - io.wq.queued_bytes());
                     match res {
@@ -708,6 +714,9 @@ fn flush_transport(io: &mut ConnIo) -> io::Result<()> {
     if let Some(l) = io.layer.as_deref_mut() {
         if l.transport.flush(&io.stream)? == Flush::Blocked {
             io.flags &= !flags::WRITABLE;
+        }
+        if l.transport.has_buffered_input() {
+            io.flags |= flags::READABLE;
         }
     }
     Ok(())

@@ -100,6 +100,14 @@ pub trait Transport: fmt::Debug {
         false
     }
 
+    /// True if the transport holds input the protocol has not read (a TLS
+    /// library that read ahead while it finished the handshake inside a
+    /// flush or write). No socket edge will announce it, so the shard
+    /// reads again when this says so after a flush.
+    fn has_buffered_input(&self) -> bool {
+        false
+    }
+
     /// Ends the sending half: whatever the transport says at its end, then
     /// `shutdown(SHUT_WR)`.
     ///

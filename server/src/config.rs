@@ -46,6 +46,16 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Pin shard *i* to CPU *i*.
     pub pin_cores: bool,
+    /// TLS listeners: time from accept to the first byte of the first
+    /// request, the handshake included (nginx: `ssl_handshake_timeout`).
+    /// On expiry: close (and an `abandoned` handshake failure, if it had begun).
+    pub tls_handshake_timeout: Duration,
+    /// Plaintext listeners answer every request with `308 Permanent
+    /// Redirect` to `https://` on this port (443 leaves the port out of the URL).
+    pub redirect_https: Option<u16>,
+    /// TLS listeners add `Strict-Transport-Security` with this value to
+    /// every response that does not set it (e.g. `max-age=31536000`).
+    pub hsts: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +76,9 @@ impl Default for ServerConfig {
             max_tasks_per_shard: 100_000,
             shutdown_grace: Duration::from_secs(10),
             pin_cores: false,
+            tls_handshake_timeout: Duration::from_secs(10),
+            redirect_https: None,
+            hsts: None,
         }
     }
 }

@@ -5,12 +5,13 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use weir_reactor::sys::signal::{SignalFd, SignalSet, SIGINT, SIGTERM};
-use weir_reactor::{Runtime, WorkerPool};
+use weir_reactor::sys::signal::{SignalFd, SignalSet, SIGHUP, SIGINT, SIGTERM};
+use weir_reactor::tls::TlsAcceptor;
+use weir_reactor::{Endpoint, Runtime, WorkerPool};
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::conn::{HttpShard, Shared};
+use crate::conn::{HttpShard, Shared, TAG_PLAIN, TAG_TLS};
 use crate::msg::Msg;
 use crate::stats::StatsRegistry;
 use crate::ws::PubSub;
@@ -27,6 +28,8 @@ pub struct ServerBuilder {
     shards: usize,
     addrs: Vec<SocketAddr>,
     listeners: Vec<TcpListener>,
+    tls_addrs: Vec<(SocketAddr, Arc<TlsAcceptor>)>,
+    tls_listeners: Vec<(TcpListener, Arc<TlsAcceptor>)>,
     stats: Option<Arc<StatsRegistry>>,
 }
 
@@ -37,6 +40,7 @@ pub struct Server {
     stats: Arc<StatsRegistry>,
     pubsub: Arc<PubSub>,
     grace: Duration,
+    tls: Vec<Arc<TlsAcceptor>>,
 }
 
 impl Server {
@@ -48,6 +52,8 @@ impl Server {
             shards: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             addrs: Vec::new(),
             listeners: Vec::new(),
+            tls_addrs: Vec::new(),
+            tls_listeners: Vec::new(),
             stats: None,
         }
     }
@@ -65,6 +71,26 @@ impl Server {
     /// The server's counters.
     pub fn stats(&self) -> Arc<StatsRegistry> {
         self.stats.clone()
+    }
+
+    /// Re-reads every TLS listener's certificates and keys and swaps them
+    /// in where they check out (see [`TlsAcceptor::reload`]); connections
+    /// already open keep theirs. Returns one line per listener saying what
+    /// happened (what SIGHUP logs).
+    pub fn reload_tls(&self) -> Vec<Result<String, String>> {
+        self.tls
+            .iter()
+            .map(|t| match t.reload() {
+                Ok(()) => {
+                    let mut names: Vec<String> =
+                        t.certificates().iter().flat_map(|c| c.names.clone()).collect();
+                    names.sort();
+                    names.dedup();
+                    Ok(format!("TLS certificates reloaded: {}", names.join(", ")))
+                }
+                Err(e) => Err(format!("TLS reload refused, the previous certificates stay: {e}")),
+            })
+            .collect()
     }
 
     /// Begins a graceful stop: no new connections; idle ones close; busy
@@ -85,35 +111,45 @@ impl Server {
 
     /// Blocks until SIGINT or SIGTERM, stops gracefully and joins. A second
     /// signal during the grace period exits the process at once (status 130).
-    /// Call [`block_shutdown_signals`] before starting the server so that no
-    /// thread takes the signals first.
+    /// SIGHUP meanwhile reloads the TLS certificates ([`Server::reload_tls`])
+    /// and logs the outcome to stderr. Call [`block_shutdown_signals`]
+    /// before starting the server so that no thread takes the signals first.
     ///
     /// # Errors
     ///
     /// Signal setup or a shard failure.
     pub fn run_until_signal(self) -> io::Result<()> {
-        let set = SignalSet::new(&[SIGINT, SIGTERM])?;
+        let set = SignalSet::new(&[SIGINT, SIGTERM, SIGHUP])?;
         let fd = SignalFd::new(&set)?;
-        fd.wait()?;
+        while fd.wait()? == SIGHUP {
+            for line in self.reload_tls() {
+                match line {
+                    Ok(l) => eprintln!("weir: {l}"),
+                    Err(l) => eprintln!("weir: error: {l}"),
+                }
+            }
+        }
         self.stop();
-        std::thread::Builder::new().name("weir-signals".into()).spawn(move || {
-            if fd.wait().is_ok() {
-                std::process::exit(130);
+        std::thread::Builder::new().name("weir-signals".into()).spawn(move || loop {
+            match fd.wait() {
+                Ok(SIGHUP) => {}
+                Ok(_) => std::process::exit(130),
+                Err(_) => return,
             }
         })?;
         self.join()
     }
 }
 
-/// Blocks SIGINT and SIGTERM in the calling thread and every thread it
-/// spawns afterwards, so they can be read with a signalfd
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and every thread
+/// it spawns afterwards, so they can be read with a signalfd
 /// ([`Server::run_until_signal`]). Call it first thing in `main`.
 ///
 /// # Errors
 ///
 /// As `pthread_sigmask(3)`.
 pub fn block_shutdown_signals() -> io::Result<()> {
-    SignalSet::new(&[SIGINT, SIGTERM])?.block()
+    SignalSet::new(&[SIGINT, SIGTERM, SIGHUP])?.block()
 }
 
 impl ServerBuilder {
@@ -128,6 +164,20 @@ impl ServerBuilder {
     #[must_use]
     pub fn listener(mut self, l: TcpListener) -> Self {
         self.listeners.push(l);
+        self
+    }
+
+    /// Listens on `addr` with TLS (repeatable; an acceptor may serve several).
+    #[must_use]
+    pub fn listen_tls(mut self, addr: SocketAddr, tls: Arc<TlsAcceptor>) -> Self {
+        self.tls_addrs.push((addr, tls));
+        self
+    }
+
+    /// Serves an already-bound listener with TLS.
+    #[must_use]
+    pub fn listener_tls(mut self, l: TcpListener, tls: Arc<TlsAcceptor>) -> Self {
+        self.tls_listeners.push((l, tls));
         self
     }
 
@@ -159,7 +209,7 @@ impl ServerBuilder {
     ///
     /// Invalid routes (an [`AppError`](crate::AppError) inside an `InvalidInput` error), or binding failures.
     pub fn start(self) -> io::Result<Server> {
-        let ServerBuilder { app, config, shards, addrs, listeners, stats } = self;
+        let ServerBuilder { app, config, shards, addrs, listeners, tls_addrs, tls_listeners, stats } = self;
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let stats = match stats {
             Some(s) if s.http.len() == shards => s,
@@ -187,11 +237,22 @@ impl ServerBuilder {
             c.max_pending_input = (config.limits.max_head + 64 * 1024).max(c.read_buffer);
         });
         for a in addrs {
-            rt = rt.listen(a);
+            rt = rt.listen_on(a, Endpoint::new(TAG_PLAIN));
         }
         for l in listeners {
-            rt = rt.listener(l);
+            rt = rt.listener_on(l, Endpoint::new(TAG_PLAIN));
         }
+        let mut tls: Vec<Arc<TlsAcceptor>> = Vec::new();
+        for (a, t) in tls_addrs {
+            rt = rt.listen_on(a, Endpoint::new(TAG_TLS).transport(t.clone()));
+            tls.push(t);
+        }
+        for (l, t) in tls_listeners {
+            rt = rt.listener_on(l, Endpoint::new(TAG_TLS).transport(t.clone()));
+            tls.push(t);
+        }
+        tls.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let _ = stats.tls.set(tls.clone());
         let shared = Arc::new(Shared { app, config, pool, stats: stats.clone(), pubsub: pubsub.clone() });
         let registry = stats.clone();
         let ps = pubsub.clone();
@@ -202,6 +263,6 @@ impl ServerBuilder {
         })?;
         let _ = stats.shards.set(runtime.handles().clone());
         let _ = pubsub.shards.set(runtime.handles().clone());
-        Ok(Server { runtime, stats, pubsub, grace })
+        Ok(Server { runtime, stats, pubsub, grace, tls })
     }
 }

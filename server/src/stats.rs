@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use weir_reactor::tls::{Failure, TlsAcceptor, HANDSHAKE_BUCKETS_US};
 use weir_reactor::ShardHandle;
 
 use crate::msg::Msg;
@@ -41,6 +42,7 @@ pub struct StatsRegistry {
     pub(crate) started: Instant,
     pub(crate) http: Vec<Arc<HttpStats>>,
     pub(crate) shards: OnceLock<Arc<[ShardHandle<Msg>]>>,
+    pub(crate) tls: OnceLock<Vec<Arc<TlsAcceptor>>>,
 }
 
 impl StatsRegistry {
@@ -50,6 +52,7 @@ impl StatsRegistry {
             started: Instant::now(),
             http: (0..shards).map(|_| Arc::new(HttpStats::default())).collect(),
             shards: OnceLock::new(),
+            tls: OnceLock::new(),
         }
     }
 
@@ -74,7 +77,51 @@ impl StatsRegistry {
         obj.remove("shard");
         obj.insert("uptime_secs".into(), self.started.elapsed().as_secs_f64().into());
         obj.insert("shards".into(), per_shard.into());
+        if let Some(tls) = self.tls.get().filter(|t| !t.is_empty()) {
+            obj.insert("tls".into(), tls.iter().map(|t| Self::tls_json(t)).collect::<Vec<_>>().into());
+        }
         top
+    }
+
+    /// One TLS listener: handshakes, failures by reason, handshake time
+    /// histogram (cumulative, `le` in microseconds), certificates and the
+    /// days until each expires.
+    fn tls_json(t: &TlsAcceptor) -> serde_json::Value {
+        let s = t.stats();
+        let failures: serde_json::Map<String, serde_json::Value> =
+            Failure::ALL.iter().map(|f| (f.name().to_owned(), s.failed(*f).into())).collect();
+        let mut cumulative = 0;
+        let buckets: Vec<serde_json::Value> = s
+            .handshake_time_buckets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                cumulative += n;
+                let le = HANDSHAKE_BUCKETS_US.get(i).map_or_else(|| "+Inf".to_owned(), u64::to_string);
+                serde_json::json!({ "le_us": le, "count": cumulative })
+            })
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let certs: Vec<serde_json::Value> = t
+            .certificates()
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "file": c.file.display().to_string(),
+                    "names": c.names,
+                    "key": format!("{:?}", c.kind).to_ascii_lowercase(),
+                    "days_left": c.days_left(now),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "handshakes": { "full": s.handshakes_full, "resumed": s.handshakes_resumed },
+            "failures": failures,
+            "handshake_time": { "buckets": buckets, "sum_us": s.handshake_time_sum_us },
+            "certificates": certs,
+        })
     }
 
     fn row(shard: i64, v: &[u64; 9], ws: u64) -> serde_json::Value {

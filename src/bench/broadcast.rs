@@ -15,7 +15,8 @@
 //!
 //! # Phases
 //!
-//! 1. **Connect and upgrade** every connection; subscribers are spread over
+//! 1. **Connect and upgrade** (over `wss://`: handshake, then upgrade)
+//!    every connection; subscribers are spread over
 //!    the `-t` shards, the publisher is on shard 0 (`Event::Ready`).
 //! 2. **Warm-up**: the publisher sends a flagged message (another every
 //!    500 ms) until every subscriber has heard one (`Event::Subscribed`).
@@ -55,6 +56,7 @@ use super::driver::{
     ns_since, Cmd, ErrorKind, Errors, Event, Progress, Rng, Shards, ToMain, WarmUp, TIMER_TICK_NS,
 };
 use super::histogram::Histogram;
+use super::tls::ClientTls;
 use super::ws_client::{check_upgrade, write_upgrade, AcceptKey};
 
 /// Bytes at the start of every message: the sequence number and the send time.
@@ -88,6 +90,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Time zero of the send stamps, shared by every shard.
     pub epoch: Instant,
+    /// `wss://`: the TLS client, one connector per shard.
+    pub tls: Option<ClientTls>,
 }
 
 /// What a shard measured.
@@ -471,6 +475,15 @@ impl Protocol for BroadcastShard {
     }
 
     fn on_connected(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Cmd>) {
+        if let Some(tls) = &self.plan.tls {
+            // The upgrade below waits for the handshake, so the warm-up
+            // covers it.
+            if tls.start(self.link.id, cx).is_err() {
+                self.fail(conn, ErrorKind::Tls);
+                cx.abort();
+                return;
+            }
+        }
         let (head, rng) = (self.plan.head.as_bytes(), &mut self.rng);
         let mut accept = None;
         cx.write_with(head.len() + 64, |out| accept = Some(write_upgrade(head, rng, out)));

@@ -312,6 +312,9 @@ pub enum ErrorKind {
     Closed,
     /// A response that could not be delimited, or a failed WebSocket handshake.
     Parse,
+    /// A TLS handshake or record the client refused (a plaintext server,
+    /// a certificate that does not verify, a protocol error).
+    Tls,
     /// A 4xx response (counted as a response too).
     Status4xx,
     /// A 5xx response (counted as a response too).
@@ -320,13 +323,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Connect,
         ErrorKind::Read,
         ErrorKind::Write,
         ErrorKind::Timeout,
         ErrorKind::Closed,
         ErrorKind::Parse,
+        ErrorKind::Tls,
         ErrorKind::Status4xx,
         ErrorKind::Status5xx,
     ];
@@ -340,6 +344,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Closed => "closed",
             ErrorKind::Parse => "parse",
+            ErrorKind::Tls => "tls",
             ErrorKind::Status4xx => "status_4xx",
             ErrorKind::Status5xx => "status_5xx",
         }
@@ -347,10 +352,12 @@ impl ErrorKind {
 
     /// The kind of a connection the reactor closed on a socket error: the
     /// reactor does not say whether a read or a write failed, but a broken
-    /// pipe only comes from writing.
+    /// pipe only comes from writing, and `InvalidData` only from a TLS
+    /// transport (no system call reports it).
     pub fn of_socket_error(kind: io::ErrorKind) -> ErrorKind {
         match kind {
             io::ErrorKind::BrokenPipe => ErrorKind::Write,
+            io::ErrorKind::InvalidData => ErrorKind::Tls,
             _ => ErrorKind::Read,
         }
     }

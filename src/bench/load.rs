@@ -12,8 +12,11 @@
 //!
 //! ```text
 //!   on_start      open this shard's share of -c (non-blocking connects)
-//!   on_connected  HTTP: ready; WebSocket: send the upgrade request
+//!   on_connected  TLS: start the transport (tls.rs); then
+//!                 HTTP: ready (TLS keep-alive warm-up: one untimed request);
+//!                 WebSocket: send the upgrade request
 //!   on_data       upgrading: check the 101, then ready
+//!                 TLS warm-up: its response, then ready
 //!                 ready -> Event::Ready once all are (the main thread answers Go)
 //!                 framing.rs reader -> Completion -> pop the oldest start time
 //!                 -> histogram -> pump: the next requests (one write(2))
@@ -40,6 +43,17 @@
 //!
 //! Times are the shard's loop-turn clock ([`Ctx::now`]): a response is
 //! stamped when the `epoll_wait` that reported it returned.
+//!
+//! # TLS
+//!
+//! The reactor tells a client protocol when `connect(2)` completes, not
+//! when the TLS handshake does. So that the handshakes of the warm-up's
+//! connections are not charged to the first requests of a keep-alive run,
+//! each such connection sends one request before the clock starts and is
+//! ready when its response arrives (a WebSocket connection has its upgrade
+//! for that). A connection opened while the run goes on — every one with
+//! `--close`, a replacement otherwise — charges its handshake to its first
+//! request, as it charges the TCP connect it waited for.
 
 use std::collections::VecDeque;
 use std::io;
@@ -54,6 +68,7 @@ use super::driver::{
 };
 use super::framing::{Completion, ResponseReader, WsReader};
 use super::histogram::Histogram;
+use super::tls::ClientTls;
 use super::ws_client::{check_upgrade, write_upgrade, AcceptKey};
 
 /// What every connection of every shard sends: fixed for the run.
@@ -78,6 +93,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// How long to measure (`None`: until the quota is done).
     pub duration: Option<Duration>,
+    /// `https://`, `wss://`: the TLS client, one connector per shard.
+    pub tls: Option<ClientTls>,
 }
 
 /// What a shard measured.
@@ -165,9 +182,20 @@ enum Phase {
     Connecting,
     /// WebSocket: upgrade request sent, waiting for `101`.
     Upgrading,
+    /// TLS keep-alive warm-up: one untimed request sent; its response
+    /// proves the handshake done.
+    Handshaking,
     Open,
     /// The server announced a close: wait for its FIN, then reconnect.
     Closing,
+}
+
+impl Phase {
+    /// Connected, but not yet carrying requests: waiting for the answer
+    /// to the upgrade or to the TLS warm-up request.
+    fn is_opening(self) -> bool {
+        matches!(self, Phase::Upgrading | Phase::Handshaking)
+    }
 }
 
 #[derive(Debug)]
@@ -439,15 +467,27 @@ impl LoadShard {
         let mut pos = 0;
         let mut completed = 0;
         loop {
-            if conn.phase == Phase::Upgrading {
-                match check_upgrade(&data[pos..], &conn.ws_accept)? {
+            match conn.phase {
+                Phase::Upgrading => match check_upgrade(&data[pos..], &conn.ws_accept)? {
                     Some(n) => {
                         pos += n;
                         self.ready(conn, cx, now);
                         continue;
                     }
                     None => return Ok((pos, completed)),
+                },
+                Phase::Handshaking => {
+                    let Reader::Http(r) = &mut conn.reader else { return Err(ErrorKind::Parse) };
+                    let (n, done) = r.feed(&data[pos..]).map_err(|_| ErrorKind::Parse)?;
+                    pos += n;
+                    let Some(c) = done else { return Ok((pos, completed)) };
+                    self.ready(conn, cx, now);
+                    if c.close {
+                        conn.phase = Phase::Closing;
+                    }
+                    continue;
                 }
+                _ => {}
             }
             let step = match &mut conn.reader {
                 Reader::Http(r) => r.feed(&data[pos..]),
@@ -482,7 +522,11 @@ impl LoadShard {
             (State::Running { .. }, Some(kind)) => self.tally.error(kind),
             (State::Warming(_), _) if !conn.settled => {
                 conn.settled = true;
-                let what = if conn.phase == Phase::Upgrading { "WebSocket upgrade" } else { "connection" };
+                let what = match conn.phase {
+                    Phase::Upgrading => "WebSocket upgrade",
+                    Phase::Handshaking => "TLS warm-up request",
+                    _ => "connection",
+                };
                 let why = error.map(|k| io::Error::other(format!("{what} failed ({})", k.name())));
                 self.settle(false, why);
             }
@@ -525,7 +569,7 @@ impl LoadShard {
         if conn.retired || now.saturating_sub(conn.waiting_since) <= self.plan.timeout.as_nanos() as u64 {
             return;
         }
-        if !conn.inflight.is_empty() || conn.phase == Phase::Upgrading {
+        if !conn.inflight.is_empty() || conn.phase.is_opening() {
             self.retire(conn, Some(ErrorKind::Timeout));
             cx.abort();
         } else if conn.phase == Phase::Closing {
@@ -552,6 +596,22 @@ impl Protocol for LoadShard {
 
     fn on_connected(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Cmd>) {
         let now = self.now(cx);
+        if let Some(tls) = &self.plan.tls {
+            if let Err(e) = tls.start(self.link.id, cx) {
+                // Like a failed connect: counted, retried at the next tick.
+                (conn.retired, conn.settled) = (true, true);
+                self.connect_failed(e);
+                cx.abort();
+                return;
+            }
+            if self.plan.ws.is_none() && !self.plan.close_each && matches!(self.state, State::Warming(_)) {
+                let batch = self.plan.http_batch.as_deref().unwrap_or_default();
+                cx.write_copy(&batch[..batch.len() / self.plan.depth]);
+                conn.phase = Phase::Handshaking;
+                conn.waiting_since = now;
+                return;
+            }
+        }
         match &self.plan.ws {
             None => self.ready(conn, cx, now),
             Some((head, _)) => {
@@ -584,8 +644,18 @@ impl Protocol for LoadShard {
                 }
                 self.check_done();
                 // --close, and the server kept the connection open anyway:
-                // close it ourselves.
-                if self.plan.close_each && completed > 0 && conn.phase == Phase::Open {
+                // close it ourselves. Over TLS, close it ourselves even when
+                // the server announced its close: our close sends
+                // close_notify before the FIN (the reactor lingers for the
+                // server's), whereas after the server's FIN it sends
+                // nothing, and OpenSSL marks the session of a connection
+                // that ends without our close_notify as not resumable —
+                // the very session the connector keeps for the next
+                // connection to offer (--tls-resume).
+                if self.plan.close_each
+                    && completed > 0
+                    && (conn.phase == Phase::Open || self.plan.tls.is_some())
+                {
                     self.retire(conn, None);
                     cx.close();
                     return data.len();
@@ -607,7 +677,7 @@ impl Protocol for LoadShard {
                 Err(_) => error = Some(ErrorKind::Closed),
             }
         }
-        if !conn.inflight.is_empty() || conn.phase == Phase::Upgrading {
+        if !conn.inflight.is_empty() || conn.phase.is_opening() {
             error = error.or(Some(ErrorKind::Closed));
         }
         self.retire(conn, error);
@@ -628,7 +698,7 @@ impl Protocol for LoadShard {
         let error = match reason {
             CloseReason::Error(kind) => Some(ErrorKind::of_socket_error(kind)),
             CloseReason::Shutdown => return,
-            _ if !conn.inflight.is_empty() => Some(ErrorKind::Closed),
+            _ if !conn.inflight.is_empty() || conn.phase.is_opening() => Some(ErrorKind::Closed),
             _ => None,
         };
         self.forget(&mut conn, error);

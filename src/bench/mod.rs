@@ -11,6 +11,8 @@
 //! weir bench ws://127.0.0.1:8080/ws/pubsub/t --subscribers 10000 --publish-rate 100
 //!                                                                    WebSocket broadcast
 //! weir bench http://127.0.0.1:8080/ --hold 10000 -d 20s              hold idle connections (memory)
+//! weir bench https://127.0.0.1:8443/plaintext -c 64 -d 10s           the same over TLS (any mode)
+//! weir bench https://127.0.0.1:8443/ --close --tls-resume -c 16      resumed handshakes per second
 //! ```
 //!
 //! # How it works
@@ -45,6 +47,12 @@
 //!   digits ([`histogram`]), one per thread, merged at the end.
 //! * **Connections open before the clock starts**: every connection is
 //!   connected (and upgraded, for WebSocket) before the main thread says Go.
+//! * **TLS** (`https://`, `wss://`, see [`tls`]): each load thread puts a
+//!   TLS transport under its connections as they connect; the workloads
+//!   read and write plaintext as over TCP, so every mode works over TLS.
+//!   A keep-alive connection completes its handshake (and one untimed
+//!   request) before the clock starts; with `--close` each request pays
+//!   for its connection's handshake, which is what it measures.
 //!
 //! # What the latency means (coordinated omission)
 //!
@@ -75,10 +83,12 @@ mod hold;
 pub mod load;
 pub mod report;
 pub mod target;
+pub mod tls;
 pub mod ws_client;
 
 use report::{BroadcastSummary, Summary};
 use target::{Scheme, Target};
+use tls::{ClientTls, TlsOptions};
 
 /// The options of `weir bench`.
 #[derive(Debug, Args)]
@@ -90,11 +100,13 @@ use target::{Scheme, Target};
     weir bench http://127.0.0.1:8080/ --close -c 16 -n 50000\n  \
     weir bench http://127.0.0.1:8080/plaintext -R 20000 -c 32 -d 30s\n  \
     weir bench ws://127.0.0.1:8080/ws/echo --size 64 --in-flight 4\n  \
-    weir bench ws://127.0.0.1:8080/ws/pubsub/t --subscribers 10000 --publish-rate 100\n\n\
+    weir bench ws://127.0.0.1:8080/ws/pubsub/t --subscribers 10000 --publish-rate 100\n  \
+    weir bench https://127.0.0.1:8443/plaintext -c 64 -d 10s\n  \
+    weir bench https://127.0.0.1:8443/ --close --tls-resume -c 16 -d 5s\n\n\
     Latency is measured from the send time (closed loop) unless -R is given,\n\
     in which case it runs from each request's intended send time.")]
 pub struct BenchArgs {
-    /// Target: http://HOST[:PORT]/PATH or ws://HOST[:PORT]/PATH (loopback only unless --allow-remote).
+    /// Target: http://, https://, ws:// or wss://HOST[:PORT]/PATH (loopback only unless --allow-remote).
     pub url: String,
     /// Connections, across all threads.
     #[arg(short = 'c', long, default_value_t = 64)]
@@ -147,6 +159,13 @@ pub struct BenchArgs {
     /// Broadcast: messages the publisher sends per second.
     #[arg(long, value_name = "MSG_PER_S", default_value_t = 100.0, requires = "subscribers")]
     pub publish_rate: f64,
+    /// https:// and wss://: verify the server's certificate against this CA (default: no verification).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// https:// and wss://: resume TLS sessions (each new connection offers the last session);
+    /// without it every connection does a full handshake.
+    #[arg(long)]
+    pub tls_resume: bool,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h`, `1.5s` or plain seconds.
@@ -224,17 +243,24 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
     target::check_loopback(&addrs, args.allow_remote).map_err(|e| invalid(e.0))?;
     let addr = addrs[0];
     let request = build_request(&args, &target)?;
+    if !target.tls && (args.tls_ca.is_some() || args.tls_resume) {
+        return Err(invalid("--tls-ca and --tls-resume are for https:// and wss:// targets"));
+    }
+    let tls_options = target.tls.then(|| TlsOptions { ca: args.tls_ca.clone(), resume: args.tls_resume });
     if let Some(n) = args.hold {
         let hold_for = args.duration.unwrap_or(Duration::from_secs(10));
         let ws = target.scheme == Scheme::Ws;
-        return hold::hold(addr, request.as_bytes(), ws, n, hold_for, args.timeout);
+        let tls = tls_options.map(|o| ClientTls::new(o, &target.host, 1)).transpose()?;
+        return hold::hold(addr, request.as_bytes(), ws, n, hold_for, args.timeout, tls.as_ref());
     }
     if args.threads == 0 {
         return Err(invalid("-t must be at least 1"));
     }
     let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
     if let Some(subscribers) = args.subscribers {
-        return run_broadcast(&args, &target, addr, request, subscribers);
+        let threads = args.threads.min(subscribers.max(1));
+        let tls = tls_options.map(|o| ClientTls::new(o, &target.host, threads)).transpose()?;
+        return run_broadcast(&args, &target, addr, request, subscribers, tls);
     }
     if args.connections == 0 || args.pipeline == 0 {
         return Err(invalid("-c and --pipeline must be at least 1"));
@@ -253,6 +279,8 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
     };
     let depth = if args.close { 1 } else { args.pipeline };
     let http_batch = (target.scheme == Scheme::Http).then(|| request.repeat(depth).into_bytes());
+    let tls = tls_options.map(|o| ClientTls::new(o, &target.host, threads)).transpose()?;
+    let tls_report = tls.as_ref().map(|t| t.options.clone());
     let plan = Arc::new(load::Plan {
         addr,
         http_batch,
@@ -263,6 +291,7 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
         interval_ns: args.rate.map(|r| (1e9 * args.connections as f64 / r).max(1.0) as u64),
         timeout: args.timeout,
         duration,
+        tls,
     });
     // Spread connections and requests evenly; the first shards take the remainders.
     let conns =
@@ -279,6 +308,7 @@ pub fn run(args: BenchArgs) -> io::Result<()> {
         depth,
         close: args.close,
         rate: args.rate,
+        tls: tls_report,
         elapsed,
         completed,
         bytes_read,
@@ -300,6 +330,7 @@ fn run_broadcast(
     addr: std::net::SocketAddr,
     head: String,
     subscribers: usize,
+    tls: Option<ClientTls>,
 ) -> io::Result<()> {
     if target.scheme != Scheme::Ws {
         return Err(invalid("--subscribers needs a ws:// pub/sub endpoint"));
@@ -323,6 +354,7 @@ fn run_broadcast(
         duration: args.duration.unwrap_or(Duration::from_secs(10)),
         timeout: args.timeout,
         epoch: Instant::now(),
+        tls,
     });
     let tallies = broadcast::run(plan.clone(), threads, args.json)?;
     let summary = BroadcastSummary::merge(args.url.clone(), threads, &plan, tallies);
@@ -378,6 +410,23 @@ mod tests {
         assert!(build_request(&a, &Target::parse(&a.url).unwrap()).is_err());
         let a = args(&["http://localhost/", "-H", "no colon"]);
         assert!(build_request(&a, &Target::parse(&a.url).unwrap()).is_err());
+    }
+
+    #[test]
+    fn tls_options_need_a_tls_target() {
+        for flag in [["--tls-resume", ""], ["--tls-ca", "ca.pem"]] {
+            let argv: Vec<&str> = ["http://127.0.0.1:9/", "-d", "1s"]
+                .into_iter()
+                .chain(flag)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let err = run(args(&argv)).unwrap_err();
+            assert!(err.to_string().contains("https://"), "{argv:?}: {err}");
+        }
+        let a = args(&["https://localhost:8443/", "--tls-resume"]);
+        let t = Target::parse(&a.url).unwrap();
+        assert!(t.tls && a.tls_resume);
+        assert_eq!(build_request(&a, &t).unwrap(), "GET / HTTP/1.1\r\nHost: localhost:8443\r\n\r\n");
     }
 
     #[test]

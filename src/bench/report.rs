@@ -8,6 +8,7 @@ use super::broadcast::{self, Plan as BroadcastPlan};
 use super::driver::{ErrorKind, Errors};
 use super::histogram::Histogram;
 use super::load::Tally;
+use super::tls::TlsOptions;
 
 /// The percentiles every report shows.
 pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 99.0, 99.9, 100.0];
@@ -29,6 +30,8 @@ pub struct Summary {
     pub close: bool,
     /// Rate mode: target requests per second.
     pub rate: Option<f64>,
+    /// `https://`, `wss://`: how connections handshake.
+    pub tls: Option<TlsOptions>,
     /// Measured time: the deadline, or the last response of a counted run.
     pub elapsed: Duration,
     /// Responses (messages) completed.
@@ -88,6 +91,7 @@ impl Summary {
             self.elapsed.as_secs_f64(),
             self.rate.map_or(String::new(), |r| format!(", target {r:.0} {unit}/s"))
         );
+        tls_line(&mut s, self.tls.as_ref());
         let _ = writeln!(s, "  {:<12}{:>14.1} {unit}/s   ({} in total)", "rate", self.rate(), self.completed);
         let _ = writeln!(
             s,
@@ -123,6 +127,7 @@ impl Summary {
             "depth": self.depth,
             "close": self.close,
             "target_rate": self.rate,
+            "tls": self.tls.as_ref().map(TlsOptions::to_json),
             "latency_from": if self.rate.is_some() { "intended" } else { "sent" },
             "elapsed_s": self.elapsed.as_secs_f64(),
             "completed": self.completed,
@@ -150,6 +155,8 @@ pub struct BroadcastSummary {
     pub size: usize,
     /// The asked publish rate, messages per second.
     pub target_rate: f64,
+    /// `wss://`: how connections handshake.
+    pub tls: Option<TlsOptions>,
     /// Messages published during the measurement.
     pub published: u64,
     /// How long the publisher published (its schedule: -d).
@@ -181,6 +188,7 @@ impl BroadcastSummary {
             subscribers: plan.subscribers,
             size: plan.size,
             target_rate: plan.rate,
+            tls: plan.tls.as_ref().map(|t| t.options.clone()),
             published: 0,
             publish_time: Duration::ZERO,
             delivered: 0,
@@ -237,6 +245,7 @@ impl BroadcastSummary {
             "weir bench {}\n  {} thread(s), {} subscriber(s), 1 publisher, {} B messages, target {:.0} msg/s",
             self.url, self.threads, self.subscribers, self.size, self.target_rate
         );
+        tls_line(&mut s, self.tls.as_ref());
         let _ = writeln!(
             s,
             "  {:<12}{:>14.1} msg/s   ({} in {:.2} s)",
@@ -291,6 +300,7 @@ impl BroadcastSummary {
             "subscribers": self.subscribers,
             "size": self.size,
             "target_rate": self.target_rate,
+            "tls": self.tls.as_ref().map(TlsOptions::to_json),
             "published": self.published,
             "publish_rate": self.publish_rate(),
             "publish_s": self.publish_time.as_secs_f64(),
@@ -308,6 +318,13 @@ impl BroadcastSummary {
             "latency_us": latency,
             "latency_curve_us": curve,
         })
+    }
+}
+
+/// `  tls  a full handshake per connection, ...` (nothing for plaintext).
+fn tls_line(s: &mut String, tls: Option<&TlsOptions>) {
+    if let Some(t) = tls {
+        let _ = writeln!(s, "  {:<12}{}", "tls", t.describe());
     }
 }
 

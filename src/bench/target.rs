@@ -1,11 +1,12 @@
-//! The target of a run: `http://host[:port][/path][?query]` or `ws://...`,
-//! resolved to socket addresses, and the loopback guard.
+//! The target of a run: `http://host[:port][/path][?query]`, `ws://...`,
+//! or their TLS forms `https://` and `wss://` (default port 443), resolved
+//! to socket addresses, and the loopback guard.
 //!
 //! A load generator is a small denial-of-service tool, so by default it
 //! refuses any target that does not resolve *only* to loopback addresses
 //! (`127.0.0.0/8`, `::1`, and `::ffff:127.x.y.z`); `--allow-remote` lifts
-//! that. Only plain-text schemes are supported (no `https`/`wss`: weir's
-//! own TLS is measured by other means).
+//! that. The host as written is also the TLS server name (SNI), unless it
+//! is an IP address literal, which SNI cannot carry (RFC 6066 §3).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -22,11 +23,13 @@ pub enum Scheme {
 /// A parsed URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// `http` or `ws`.
+    /// `http` or `ws` (with [`Target::tls`]: `https` or `wss`).
     pub scheme: Scheme,
+    /// `https://` or `wss://`: the connection speaks TLS.
+    pub tls: bool,
     /// The host as written (a name, an IPv4 address, or an IPv6 address without brackets).
     pub host: String,
-    /// The port (default 80).
+    /// The port (default 80, or 443 with TLS).
     pub port: u16,
     /// The request target: path and query, at least `/`.
     pub path: String,
@@ -58,10 +61,11 @@ impl Target {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| err(format!("{url:?}: expected http://HOST[:PORT][/PATH] or ws://...")))?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "ws" => Scheme::Ws,
-            "https" | "wss" => return Err(err(format!("{scheme}: TLS targets are not supported"))),
+        let (scheme, tls) = match scheme.to_ascii_lowercase().as_str() {
+            "http" => (Scheme::Http, false),
+            "ws" => (Scheme::Ws, false),
+            "https" => (Scheme::Http, true),
+            "wss" => (Scheme::Ws, true),
             other => return Err(err(format!("unsupported scheme {other:?}"))),
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -97,18 +101,19 @@ impl Target {
             return Err(err("empty host"));
         }
         let port = match port {
-            None => 80,
+            None => default_port(tls),
             Some(p) => {
                 p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| err(format!("bad port {p:?}")))?
             }
         };
-        Ok(Target { scheme, host: host.to_string(), port, path })
+        Ok(Target { scheme, tls, host: host.to_string(), port, path })
     }
 
-    /// The `Host` header value: `host[:port]`, IPv6 in brackets.
+    /// The `Host` header value: `host[:port]` (no port when it is the
+    /// scheme's default), IPv6 in brackets.
     pub fn host_header(&self) -> String {
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 80 {
+        if self.port == default_port(self.tls) {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -129,6 +134,15 @@ impl Target {
             ));
         }
         Ok(addrs)
+    }
+}
+
+/// 443 for `https`/`wss`, 80 otherwise.
+fn default_port(tls: bool) -> u16 {
+    if tls {
+        443
+    } else {
+        80
     }
 }
 
@@ -164,26 +178,35 @@ mod tests {
     #[test]
     fn parses_urls() {
         let t = |s: &str| Target::parse(s).unwrap();
-        let cases: &[(&str, Scheme, &str, u16, &str)] = &[
-            ("http://127.0.0.1:8080/plaintext", Scheme::Http, "127.0.0.1", 8080, "/plaintext"),
-            ("http://localhost", Scheme::Http, "localhost", 80, "/"),
-            ("HTTP://localhost:1/a?b=c", Scheme::Http, "localhost", 1, "/a?b=c"),
-            ("http://localhost?x=1", Scheme::Http, "localhost", 80, "/?x=1"),
-            ("ws://[::1]:9000/ws/echo", Scheme::Ws, "::1", 9000, "/ws/echo"),
-            ("ws://[::1]", Scheme::Ws, "::1", 80, "/"),
+        let cases: &[(&str, Scheme, bool, &str, u16, &str)] = &[
+            ("http://127.0.0.1:8080/plaintext", Scheme::Http, false, "127.0.0.1", 8080, "/plaintext"),
+            ("http://localhost", Scheme::Http, false, "localhost", 80, "/"),
+            ("HTTP://localhost:1/a?b=c", Scheme::Http, false, "localhost", 1, "/a?b=c"),
+            ("http://localhost?x=1", Scheme::Http, false, "localhost", 80, "/?x=1"),
+            ("ws://[::1]:9000/ws/echo", Scheme::Ws, false, "::1", 9000, "/ws/echo"),
+            ("ws://[::1]", Scheme::Ws, false, "::1", 80, "/"),
+            ("https://localhost/", Scheme::Http, true, "localhost", 443, "/"),
+            ("HTTPS://127.0.0.1:8443/ping", Scheme::Http, true, "127.0.0.1", 8443, "/ping"),
+            ("wss://[::1]/ws/echo", Scheme::Ws, true, "::1", 443, "/ws/echo"),
+            ("wss://localhost:80", Scheme::Ws, true, "localhost", 80, "/"),
         ];
-        for &(url, scheme, host, port, path) in cases {
-            assert_eq!(t(url), Target { scheme, host: host.into(), port, path: path.into() }, "{url}");
+        for &(url, scheme, tls, host, port, path) in cases {
+            let want = Target { scheme, tls, host: host.into(), port, path: path.into() };
+            assert_eq!(t(url), want, "{url}");
         }
         assert_eq!(t("http://[::1]:81/").host_header(), "[::1]:81");
         assert_eq!(t("http://a/").host_header(), "a");
+        assert_eq!(t("http://a:443/").host_header(), "a:443");
+        assert_eq!(t("https://a/").host_header(), "a");
+        assert_eq!(t("https://a:443/").host_header(), "a");
+        assert_eq!(t("wss://a:80/").host_header(), "a:80");
     }
 
     #[test]
     fn refuses_bad_urls() {
         for url in [
             "127.0.0.1:80",
-            "https://localhost/",
+            "httpss://localhost/",
             "ftp://localhost/",
             "http://",
             "http://:80/",

@@ -39,6 +39,8 @@ mod raw;
 pub mod rlimit;
 pub mod signal;
 pub mod socket;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Turns the `-1`-on-error convention of libc into an [`io::Result`].
 #[inline]

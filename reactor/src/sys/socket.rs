@@ -265,3 +265,26 @@ fn get_int_opt(fd: &impl AsFd, level: libc::c_int, name: libc::c_int) -> io::Res
     })?;
     Ok(value)
 }
+
+/// `setsockopt(TCP_ULP, "tls")`: attaches the kernel's TLS layer to a
+/// connected socket, the first step of kernel TLS. Used as a probe: it
+/// fails with `ENOENT` where the kernel has no `tls` module.
+///
+/// # Errors
+///
+/// As `setsockopt(2)`: `ENOENT` (no kernel TLS), `ENOTCONN` (not connected).
+pub fn set_tls_ulp(fd: &impl AsFd) -> io::Result<()> {
+    const NAME: &[u8] = b"tls";
+    // SAFETY: we pass a pointer to a static byte string and its exact
+    // length; the fd is borrowed.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::SOL_TCP,
+            libc::TCP_ULP,
+            NAME.as_ptr().cast(),
+            NAME.len() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}

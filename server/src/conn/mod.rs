@@ -1,7 +1,8 @@
 //! Connections: a transport carrying a protocol.
 //!
-//! The reactor owns each connection's transport (plaintext today, TLS next:
-//! see `weir_reactor::transport`) and hands its bytes to this shard's
+//! The reactor owns each connection's transport (plaintext, or TLS on a
+//! listener tagged [`TAG_TLS`]: see `weir_reactor::transport` and
+//! `weir_reactor::tls`) and hands its bytes to this shard's
 //! [`Protocol`], [`HttpShard`]. What the bytes *mean* is the connection's
 //! protocol state, a [`Conn`]:
 //!
@@ -50,6 +51,11 @@ mod ws;
 
 use self::h1::{ShardH1, H1};
 use self::ws::WsConnState;
+
+/// The listener tag of plaintext listeners.
+pub(crate) const TAG_PLAIN: u16 = 0;
+/// The listener tag of TLS listeners.
+pub(crate) const TAG_TLS: u16 = 1;
 
 /// Everything the shards share.
 pub(crate) struct Shared {
@@ -107,8 +113,19 @@ impl Protocol for HttpShard {
     type Message = Msg;
 
     fn on_open(&mut self, cx: &mut Ctx<'_, Msg>) -> Conn {
-        // A connection that never sends a byte is closed quietly after the head timeout.
-        cx.set_deadline_ms(self.h1.timeouts.head);
+        // A connection that never sends a byte is closed quietly after the
+        // head timeout; over TLS, the handshake timeout (the handshake runs
+        // inside the reads, so the first request byte ends it).
+        let first = if cx.tag() == TAG_TLS {
+            // No Nagle over TLS from the start: TLS 1.3 sends its session
+            // ticket just before the first response, which would otherwise
+            // wait for the client's delayed ACK of it.
+            let _ = cx.set_nodelay(true);
+            self.h1.timeouts.tls_handshake
+        } else {
+            self.h1.timeouts.head
+        };
+        cx.set_deadline_ms(first);
         Conn::H1(H1::new())
     }
 

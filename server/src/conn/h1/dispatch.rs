@@ -16,7 +16,7 @@ use weir_reactor::Ctx;
 use super::{Meta, H1};
 use crate::app::Route;
 use crate::conn::ws::WsConnState;
-use crate::conn::HttpShard;
+use crate::conn::{HttpShard, TAG_PLAIN};
 use crate::handler::{Handler, Responder};
 use crate::middleware::{run_after, run_chain};
 use crate::msg::{ConnAddr, Msg};
@@ -156,6 +156,12 @@ impl HttpShard {
             // the last request, whatever follows it (RFC 9112 §9.6).
             conn.stop_reading();
         }
+        if let Some(port) = self.shared.config.redirect_https {
+            if cx.tag() == TAG_PLAIN {
+                let resp = https_redirect(head, buf, port);
+                return self.complete(conn, cx, resp, meta);
+            }
+        }
         let (raw_path, query, needs_norm) = match route_target(head, buf) {
             Routed::Path { raw, query, needs_norm } => (raw, query, needs_norm),
             Routed::Answer(special) => return self.complete(conn, cx, special.answer(), meta),
@@ -290,6 +296,32 @@ impl HttpShard {
             }
         }
     }
+}
+
+/// `--redirect-https`: `308 Permanent Redirect` to the same host and target
+/// over `https://` (RFC 9110 §15.4.9: the method and body are kept). A
+/// request without a usable `Host` gets 400; a target that is not a path
+/// (`*`, absolute-form) is sent to `/`.
+fn https_redirect(head: &RequestHead, buf: &[u8], port: u16) -> Response {
+    let host = head.header(buf, b"host").unwrap_or_default();
+    let name = match host.iter().rposition(|&b| b == b':') {
+        Some(i) if !host.ends_with(b"]") => &host[..i],
+        _ => host,
+    };
+    let valid = !name.is_empty()
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':'));
+    if !valid {
+        return Response::error(400);
+    }
+    let target = head.target(buf);
+    let target: &[u8] = if target.starts_with(b"/") { target } else { b"/" };
+    let mut location = b"https://".to_vec();
+    location.extend_from_slice(name);
+    if port != 443 {
+        location.extend_from_slice(format!(":{port}").as_bytes());
+    }
+    location.extend_from_slice(target);
+    Response::text("Moved to HTTPS\n").with_status(308).with_header("Location", location)
 }
 
 #[cfg(test)]

@@ -186,6 +186,8 @@ impl H1 {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeoutsMs {
     pub(crate) head: u64,
+    /// TLS connections: from accept to the first byte of a request.
+    pub(crate) tls_handshake: u64,
     body: u64,
     handler: u64,
     keep_alive: u64,
@@ -216,6 +218,7 @@ impl ShardH1 {
             next_date_ms: 0,
             timeouts: TimeoutsMs {
                 head: duration_ms(c.head_timeout),
+                tls_handshake: duration_ms(c.tls_handshake_timeout),
                 body: duration_ms(c.body_timeout),
                 handler: duration_ms(c.handler_timeout),
                 keep_alive: duration_ms(c.keep_alive_timeout),

@@ -17,7 +17,7 @@ use weir_http::{
 use weir_reactor::{Chunk, Ctx, FileRange, SharedBytes};
 
 use super::{Meta, Pending, Reading, Stream, Writing, H1};
-use crate::conn::HttpShard;
+use crate::conn::{HttpShard, TAG_TLS};
 use crate::head::{ConnHeader, Framing};
 use crate::middleware::{run_after, Chain};
 use crate::msg::{ConnAddr, Msg, StreamTarget};
@@ -132,6 +132,10 @@ impl HttpShard {
     }
 
     fn write_response(&mut self, conn: &mut H1, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
+        let resp = match &self.shared.config.hsts {
+            Some(v) if cx.tag() == TAG_TLS => with_hsts(resp, v),
+            _ => resp,
+        };
         let Response { status, content_type, headers, body, close } = resp;
         // Nagle's algorithm only delays a small segment sent while an
         // earlier one is unacknowledged, which cannot happen on a
@@ -287,5 +291,16 @@ impl HttpShard {
         } else {
             cx.set_deadline_ms(t.keep_alive);
         }
+    }
+}
+
+/// `Strict-Transport-Security` (RFC 6797 §6.1) on a TLS response, unless
+/// the handler set its own.
+#[cold]
+fn with_hsts(resp: Response, value: &str) -> Response {
+    if resp.header("strict-transport-security").is_some() {
+        resp
+    } else {
+        resp.with_header("Strict-Transport-Security", value.to_owned())
     }
 }
