@@ -299,6 +299,12 @@ pub(crate) struct Executor {
     spare: Option<Arc<TaskWaker>>,
     /// Tasks finished this turn, to answer.
     done: Vec<(Owner, Response)>,
+    /// The last turn left work for the next (connections to open or
+    /// abort, tasks to drop) with no task parked. While a task is parked
+    /// the thread-local lists are looked at directly; with none, they can
+    /// only be filled by what a turn's own drops did, which `run` records
+    /// here, so an idle shard never reads the thread-local.
+    leftovers: bool,
 }
 
 impl std::fmt::Debug for Executor {
@@ -332,6 +338,7 @@ impl Executor {
             max,
             spare: None,
             done: Vec::new(),
+            leftovers: false,
         }
     }
 
@@ -373,6 +380,8 @@ impl Executor {
                 if Arc::strong_count(&waker) == 1 {
                     self.spare = Some(waker);
                 }
+                // It may have started (and dropped) an upstream request.
+                self.leftovers |= clean_up_left();
                 Ok(resp)
             }
             Poll::Pending => Err(Parked { id, fut, waker, as_waker }),
@@ -414,10 +423,10 @@ impl Executor {
     /// `Protocol::turn_timeout_ms`).
     pub(crate) fn timeout_ms(&self, now_ms: u64) -> Option<u64> {
         if self.len == 0 {
-            // Nothing parked: at most cancellations of finished tasks, or
-            // connects of futures dropped since (both harmless to leave
-            // for the next turn), and timers of dropped sleeps.
-            return with_local(|l| (!l.cancelled.is_empty() || !l.aborts.is_empty()).then_some(0)).flatten();
+            // Nothing parked (the common case of a server without async
+            // handlers, checked without touching the thread-local): at most
+            // clean-up left by the last turn, and timers of dropped sleeps.
+            return self.leftovers.then_some(0);
         }
         with_local(|l| {
             if !l.ready.is_empty()
@@ -434,9 +443,7 @@ impl Executor {
 
     /// True when a turn has nothing to do (the fast exit of `on_turn`).
     pub(crate) fn is_idle(&self) -> bool {
-        self.len == 0
-            && with_local(|l| l.cancelled.is_empty() && l.aborts.is_empty() && l.connects.is_empty())
-                .unwrap_or(true)
+        self.len == 0 && !self.leftovers
     }
 
     /// The outbound connections futures asked for, and those to abort.
@@ -487,6 +494,7 @@ impl Executor {
                 with_local(|l| l.ready.extend(left));
             }
         }
+        self.leftovers = clean_up_left();
         done
     }
 
@@ -511,6 +519,11 @@ impl Executor {
             }
         }
     }
+}
+
+/// Connections to open or abort, or tasks to drop, are queued.
+fn clean_up_left() -> bool {
+    with_local(|l| !(l.cancelled.is_empty() && l.aborts.is_empty() && l.connects.is_empty())).unwrap_or(false)
 }
 
 /// Polls `fut` once; a panic inside it is its request's `500`.
