@@ -77,7 +77,7 @@
 //! already in the [`OwnedRequest`](crate::OwnedRequest).
 //!
 //! Futures that need tokio (database drivers, `reqwest`) cannot run here:
-//! the `tokio` feature's [`tokio_handler`](crate::tokio_handler) runs them
+//! the `tokio` feature's `tokio_handler` runs them
 //! on a tokio runtime instead (see [`crate::handler`] for which to use when).
 
 use std::cell::RefCell;
