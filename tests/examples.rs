@@ -411,6 +411,21 @@ fn techempower_answers_plaintext_and_json() {
 }
 
 #[test]
+fn async_api_sleeps_relays_to_itself_and_awaits_the_worker_pool() {
+    let ex = start("async_api", &["127.0.0.1:0"]);
+    for path in ["/inline", "/async", "/async-yield", "/tokio"] {
+        let resp = ex.get(path);
+        assert_eq!((resp.status, resp.text().as_str()), (200, "Hello, World!"), "{path}");
+    }
+    let start = Instant::now();
+    assert_eq!(ex.get("/sleep?ms=120").text(), "slept 120 ms\n");
+    assert!(start.elapsed() >= Duration::from_millis(120));
+    assert_eq!(ex.get("/relay").text(), "upstream said 200 \"Hello, World!\"\n");
+    let resp = ex.request("POST", "/checksum", "", "abc");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "00001b33\n"));
+}
+
+#[test]
 fn ws_chat_serves_its_page_and_relays_a_room() {
     let ex = start("ws_chat", &["127.0.0.1:0"]);
     assert!(ex.get("/").text().contains("<html"));

@@ -17,6 +17,8 @@
 //!   peer    -> on_peer_closed(conn, cx)  (the linked connection closed)
 //!   gone    -> on_close(conn, reason)
 //!   tick    -> on_tick(shard)            (every `ShardConfig::tick`)
+//!   turn    -> on_turn(shard)            (every loop turn; `turn_timeout_ms`
+//!                                         bounds how long the shard sleeps)
 //! ```
 //!
 //! # Transports, tags and links
@@ -191,6 +193,25 @@ pub trait Protocol: Sized + 'static {
     /// (publishing counters, housekeeping).
     fn on_tick(&mut self, shard: &mut ShardCtx<'_, Self>) {
         let _ = shard;
+    }
+
+    /// Once per turn of the event loop, after the turn's events and
+    /// timers and before the connections they touched are flushed: work
+    /// the protocol queued for itself (a task executor's ready list, its
+    /// own timers). A protocol that uses it says when it next needs a turn
+    /// with [`Protocol::turn_timeout_ms`]; the default does nothing.
+    fn on_turn(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        let _ = shard;
+    }
+
+    /// How long the shard may sleep in `epoll_wait`, as far as the
+    /// protocol's own work is concerned: `Some(0)` when `on_turn` has work
+    /// ready now, `Some(ms)` for its next own deadline (the shard's clock,
+    /// [`ShardCtx::now_ms`], is `now_ms`), `None` (the default) for none.
+    /// Called once per loop turn, so keep it to a few compares.
+    fn turn_timeout_ms(&self, now_ms: u64) -> Option<u64> {
+        let _ = now_ms;
+        None
     }
 
     /// A graceful stop began: the shard no longer accepts. Close idle

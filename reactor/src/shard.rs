@@ -12,6 +12,7 @@
 //!                          read -> Protocol::on_data -> flush -> read ...
 //!                          until the socket is drained (EAGAIN or a short read)
 //!       expire timers (lazily re-armed deadlines)
+//!       Protocol::on_turn (the protocol's own queued work, e.g. ready tasks)
 //!       drive the connections touched by other callbacks (the dirty list)
 //!   }
 //! ```
@@ -213,6 +214,8 @@ impl<P: Protocol> Shard<P> {
                 }
             }
             self.expire_timers();
+            let mut sc = ShardCtx { slab: &mut self.slab, core: &mut self.core };
+            self.proto.on_turn(&mut sc);
             self.drain_dirty();
             if let Some(deadline) = self.stop_deadline_ms {
                 if self.slab.is_empty() {
@@ -240,7 +243,10 @@ impl<P: Protocol> Shard<P> {
             return 0;
         }
         let now = self.core.now_ms;
-        let timer = self.core.wheel.next_timeout_ms(now);
+        let timer = match (self.core.wheel.next_timeout_ms(now), self.proto.turn_timeout_ms(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let stop = self.stop_deadline_ms.map(|d| d.saturating_sub(now));
         match (timer, stop) {
             (None, None) => -1,

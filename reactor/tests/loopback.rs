@@ -612,3 +612,55 @@ fn unconsumed_input_past_max_pending_input_closes_the_connection() {
     rt.stop(Duration::from_secs(1));
     rt.join().unwrap();
 }
+
+// ------------------------------------------------------------ own turns
+
+/// Counts its turns, and asks for one at a deadline of its own.
+struct OwnTurns {
+    due_ms: u64,
+    turns_after_due: Arc<Mutex<u32>>,
+    fired: mpsc::Sender<()>,
+}
+
+impl Protocol for OwnTurns {
+    type Conn = ();
+    type Message = ();
+    fn on_open(&mut self, _cx: &mut Ctx<'_, ()>) {}
+    fn on_data(&mut self, (): &mut (), _cx: &mut Ctx<'_, ()>, data: &mut [u8]) -> usize {
+        data.len()
+    }
+    fn on_start(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        self.due_ms = shard.now_ms() + 50;
+    }
+    fn on_turn(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        if self.due_ms != 0 && shard.now_ms() >= self.due_ms {
+            self.due_ms = 0;
+            self.fired.send(()).unwrap();
+        } else if self.due_ms == 0 {
+            *self.turns_after_due.lock().unwrap() += 1;
+        }
+    }
+    fn turn_timeout_ms(&self, now_ms: u64) -> Option<u64> {
+        (self.due_ms != 0).then(|| self.due_ms.saturating_sub(now_ms))
+    }
+}
+
+/// `turn_timeout_ms` wakes an otherwise idle shard for `on_turn` (no event,
+/// no connection, no tick), and once it says `None` the shard sleeps again
+/// instead of spinning.
+#[test]
+fn a_protocols_own_deadline_wakes_the_shard_once() {
+    let (tx, fired) = mpsc::channel();
+    let turns = Arc::new(Mutex::new(0));
+    let t = turns.clone();
+    let rt = Runtime::builder()
+        .shards(1)
+        .listen(localhost())
+        .serve(move |_| OwnTurns { due_ms: 0, turns_after_due: t.clone(), fired: tx.clone() })
+        .unwrap();
+    fired.recv_timeout(Duration::from_secs(5)).expect("on_turn ran at the protocol's deadline");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(*turns.lock().unwrap(), 0, "no turn without an event or a deadline");
+    rt.stop(Duration::from_secs(1));
+    rt.join().unwrap();
+}

@@ -37,6 +37,11 @@ pub struct ServerConfig {
     pub worker_threads: usize,
     /// Jobs queued for the worker pool before new ones get 503.
     pub worker_queue: usize,
+    /// Async handlers' tasks waiting at once on one shard (see
+    /// [`crate::task`]); past it, a new async request is answered 503 at
+    /// once. Each waiting task holds its future (the request, copied, and
+    /// what the handler keeps across its `.await`s).
+    pub max_tasks_per_shard: usize,
     /// Grace period for in-flight work on graceful shutdown.
     pub shutdown_grace: Duration,
     /// Pin shard *i* to CPU *i*.
@@ -68,6 +73,7 @@ impl Default for ServerConfig {
             max_connections_per_shard: 100_000,
             worker_threads: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             worker_queue: 1024,
+            max_tasks_per_shard: 100_000,
             shutdown_grace: Duration::from_secs(10),
             pin_cores: false,
             tls_handshake_timeout: Duration::from_secs(10),

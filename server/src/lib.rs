@@ -29,10 +29,13 @@
 //!   `msg`): answers on the inbox's control lane, never refused; streamed
 //!   chunks, WebSocket sends and publishes on its bounded data lane, refused
 //!   when full ([`SinkError::Full`], [`ws::SendStatus::Dropped`]).
-//! * Modules import one way: request, response, head → msg → handler, ws →
-//!   app → conn → server (checked by `tests/module_graph.rs`).
-//! * Handlers answer inline, on the worker pool ([`workers`]) or later
-//!   ([`deferred`] + [`Responder`]); see [`handler`] for when to use which.
+//! * Modules import one way: request, response, head → msg → ws → task →
+//!   handler → app → conn → server (checked by `tests/module_graph.rs`).
+//! * Handlers answer inline, on the worker pool ([`workers`]), later
+//!   ([`deferred`] + [`Responder`]), or as futures ([`async_handler`],
+//!   polled by a small executor on each shard, module [`task`]; and
+//!   `tokio_handler` with the `tokio` feature); see [`handler`] for when to
+//!   use which.
 //! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub;
 //!   [`TopicRelay`] is the smallest pub/sub endpoint.
 //! * [`StaticFiles`]: safe paths, `sendfile`, validators.
@@ -57,13 +60,16 @@ mod response;
 mod server;
 mod static_files;
 mod stats;
+pub mod task;
 pub mod ws;
 mod ws_relay;
 
 pub use app::{App, AppError, Scope};
 pub use builtins::Builtins;
 pub use config::ServerConfig;
-pub use handler::{deferred, inline, workers, Handler, Responder};
+#[cfg(feature = "tokio")]
+pub use handler::tokio_handler;
+pub use handler::{async_handler, deferred, inline, workers, Handler, Responder};
 pub use header::{HeaderName, HeaderValue};
 pub use middleware::Middleware;
 pub use request::{OwnedRequest, Params, Request};

@@ -14,6 +14,7 @@
 //! | `BodySink::send` | data (bounded) | refused with the chunk handed back ([`SinkError::Full`]): retry later |
 //! | `WsSender::send` | data (bounded) | refused: [`SendStatus::Dropped`](crate::ws::SendStatus::Dropped) |
 //! | `PubSub::publish` | data (bounded) | that shard's subscribers miss the message; `publish` says how many shards refused |
+//! | an async task's waker, from another thread | control (unbounded) | never refused: at most one wake per task in flight (see `crate::task`) |
 //!
 //! [`Responder`]: crate::Responder
 //! [`BodySink`]: crate::BodySink
@@ -41,6 +42,11 @@ pub(crate) enum Msg {
     StreamEnd(u64),
     /// WebSocket traffic.
     Ws(WsMsg),
+    /// For the shard: wake the async task with this id (a waker called on
+    /// another thread; see `crate::task`). On the control lane: a task is
+    /// in the inbox at most once at a time, so their number is bounded by
+    /// the tasks in flight.
+    Wake(u64),
 }
 
 /// An owned WebSocket message, for sending from other threads.

@@ -188,7 +188,10 @@ impl<'a> Request<'a> {
     }
 }
 
-/// A request that owns its bytes (for worker jobs and deferred answers).
+/// A request that owns its bytes (for worker jobs, deferred answers and
+/// async handlers, whose future outlives the connection's buffer). Its
+/// accessors are [`Request`]'s; [`OwnedRequest::as_request`] lends the
+/// full view.
 #[derive(Debug, Clone)]
 pub struct OwnedRequest {
     buf: Vec<u8>,
@@ -210,5 +213,64 @@ impl OwnedRequest {
             params: Params { pairs: Pairs::Owned(&self.params) },
             body: &self.body,
         }
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.head.method()
+    }
+
+    /// The method as text.
+    pub fn method_str(&self) -> &str {
+        self.as_request().method_str()
+    }
+
+    /// The routing path (see [`Request::path`]).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// The first value of query parameter `name`, form-decoded.
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.as_request().query_param(name)
+    }
+
+    /// A route parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.head.header(&self.buf, name.as_bytes())
+    }
+
+    /// The first value of header `name` as text, if it is valid UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The body (already de-chunked).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body, owned (no copy).
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Errors
+    ///
+    /// When the body is not valid JSON for `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
     }
 }

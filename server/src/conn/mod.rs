@@ -11,7 +11,14 @@
 //!                 │                                        │
 //!           h1: requests, answers in order,          ws: frames, messages,
 //!           keep-alive, pipelining                   pub/sub, close handshake
+//!
+//!   connect ──> Conn::Upstream   an async handler's request to an upstream
+//!                                (`crate::task::client`), one exchange
 //! ```
+//!
+//! The shard's async tasks (`crate::task`) are run here too: the executor
+//! lives in [`HttpShard`], and the reactor's `on_turn` polls it (module
+//! `tasks`).
 //!
 //! An upgrade replaces the variant and keeps the transport; room is left
 //! for HTTP/2 and a proxied tunnel as further variants. Each protocol's
@@ -34,9 +41,12 @@ use crate::app::CompiledApp;
 use crate::config::ServerConfig;
 use crate::msg::Msg;
 use crate::stats::{HttpStats, StatsRegistry};
+use crate::task::client::Upstream;
+use crate::task::Executor;
 use crate::ws::{PubSub, ShardWs};
 
 mod h1;
+mod tasks;
 mod ws;
 
 use self::h1::{ShardH1, H1};
@@ -62,6 +72,8 @@ pub(crate) enum Conn {
     H1(H1),
     /// WebSocket, after a successful upgrade.
     Ws(Box<WsConnState>),
+    /// An outbound connection of an async handler's HTTP client.
+    Upstream(Box<Upstream>),
 }
 
 /// The per-shard protocol: shared settings, per-shard caches, and the
@@ -78,6 +90,8 @@ pub(crate) struct HttpShard {
     /// the callback's caller swaps it into the connection (one slot per
     /// shard, so a connection pays nothing for the possibility).
     upgraded: Option<Box<WsConnState>>,
+    /// The shard's async tasks (made in `on_start`, on the shard's thread).
+    pub(crate) tasks: Option<Executor>,
 }
 
 impl HttpShard {
@@ -88,6 +102,7 @@ impl HttpShard {
             stopping: false,
             ws: ShardWs::new(),
             upgraded: None,
+            tasks: None,
             shared,
         }
     }
@@ -129,6 +144,19 @@ impl Protocol for HttpShard {
                 }
             }
             Conn::Ws(state) => ws::on_data(self, state, cx, data),
+            Conn::Upstream(up) => up.on_data(cx, data),
+        }
+    }
+
+    fn on_connected(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
+        if let Conn::Upstream(up) = conn {
+            up.on_connected(cx);
+        }
+    }
+
+    fn on_connect_failed(&mut self, conn: Conn, error: std::io::Error) {
+        if let Conn::Upstream(up) = conn {
+            up.on_connect_failed(&error);
         }
     }
 
@@ -136,6 +164,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_eof(h1, cx),
             Conn::Ws(_) => cx.close(),
+            Conn::Upstream(up) => up.on_eof(cx),
         }
     }
 
@@ -143,6 +172,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_writable(h1, cx),
             Conn::Ws(state) => ws::on_writable(self, state, cx),
+            Conn::Upstream(_) => {}
         }
     }
 
@@ -150,6 +180,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_timer(h1, cx),
             Conn::Ws(state) => ws::on_timer(self, state, cx),
+            Conn::Upstream(up) => up.on_timer(cx),
         }
     }
 
@@ -158,7 +189,7 @@ impl Protocol for HttpShard {
             (Conn::Ws(state), Msg::Ws(m)) => ws::on_message(self, state, cx, m),
             (Conn::H1(h1), msg) => self.h1_message(h1, cx, msg),
             // A late answer or chunk for a connection that has upgraded since.
-            (Conn::Ws(_), _) => {}
+            (Conn::Ws(_) | Conn::Upstream(_), _) => {}
         }
     }
 
@@ -169,15 +200,42 @@ impl Protocol for HttpShard {
     }
 
     fn on_close(&mut self, conn: Conn, _reason: CloseReason) {
-        if let Conn::Ws(state) = conn {
-            ws::on_close(self, state);
+        match conn {
+            Conn::Ws(state) => ws::on_close(self, state),
+            Conn::Upstream(up) => up.on_close(),
+            // Dropping the state drops the guards of its unanswered async
+            // tasks, which cancels them (see `crate::task::TaskGuard`).
+            Conn::H1(_) => {}
         }
     }
 
     fn on_shard_message(&mut self, shard: &mut ShardCtx<'_, Self>, msg: Msg) {
-        if let Msg::Ws(m) = msg {
-            ws::on_shard_message(self, shard, m);
+        match msg {
+            Msg::Ws(m) => ws::on_shard_message(self, shard, m),
+            Msg::Wake(id) => {
+                if let Some(tasks) = self.tasks.as_mut() {
+                    tasks.wake_from_inbox(id);
+                }
+            }
+            _ => {}
         }
+    }
+
+    fn on_start(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        let s = &self.shared;
+        let max = s.config.max_tasks_per_shard;
+        self.tasks = Some(Executor::new(shard.handle(), s.pool.clone(), s.pubsub.clone(), max));
+    }
+
+    fn on_turn(&mut self, shard: &mut ShardCtx<'_, Self>) {
+        // Most turns of a server without async handlers end here.
+        if matches!(&self.tasks, Some(tasks) if !tasks.is_idle()) {
+            self.run_tasks(shard);
+        }
+    }
+
+    fn turn_timeout_ms(&self, now_ms: u64) -> Option<u64> {
+        self.tasks.as_ref()?.timeout_ms(now_ms)
     }
 
     fn on_shutdown(&mut self, shard: &mut ShardCtx<'_, Self>) {
@@ -189,7 +247,8 @@ impl Protocol for HttpShard {
                 // Busy connections finish their request; its answer carries
                 // `Connection: close` (see `h1::output`).
                 Conn::H1(h1) if h1.is_idle() => cx.close(),
-                Conn::H1(_) => {}
+                // Busy ones and upstream exchanges finish (within the grace).
+                Conn::H1(_) | Conn::Upstream(_) => {}
             });
         }
     }

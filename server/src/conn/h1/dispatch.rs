@@ -1,6 +1,6 @@
 //! From a complete request to its handler: the target, the routing path,
-//! the route, and the three ways a handler answers (inline, on the worker
-//! pool, deferred), or the WebSocket upgrade.
+//! the route, and the ways a handler answers (inline, on the worker pool,
+//! deferred, async: see `tasks`), or the WebSocket upgrade.
 //!
 //! Routing uses one path for everything that asks "which route?": dispatch
 //! and the early answer to `Expect: 100-continue` both go through
@@ -264,6 +264,7 @@ impl HttpShard {
                 let seq = self.push_waiting(conn, meta, after);
                 f(&req, Responder::new(ConnAddr { shard: cx.handle(), token: cx.token() }, seq));
             }
+            Handler::Async(f) => self.dispatch_async(conn, cx, &req, route, f, meta),
         }
     }
 

@@ -3,7 +3,7 @@
 //! ```text
 //!            bytes                      complete head
 //!   Idle ----------> Head (partial) ------------------+--> dispatch ---> answer
-//!     ^                                               |      (inline | workers | deferred)
+//!     ^                                               |      (inline | workers | deferred | async)
 //!     |              body framed by Content-Length    |
 //!     |              or chunked (100-continue first)  v
 //!     |                                         Body (decoding)
@@ -50,9 +50,11 @@ use crate::middleware::Chain;
 use crate::msg::Msg;
 use crate::request::OwnedRequest;
 use crate::response::Response;
+use crate::task::TaskGuard;
 
 mod dispatch;
 mod output;
+mod tasks;
 
 /// What the next input bytes of a connection are.
 pub(crate) enum Reading {
@@ -114,6 +116,9 @@ pub(crate) struct Pending {
     resp: Option<Response>,
     /// For deferred answers: the request and chain, to run `after` hooks.
     after: Option<(Box<OwnedRequest>, Chain)>,
+    /// For async answers: the task, cancelled if this entry goes unanswered
+    /// (timeout, close) — see `crate::task::TaskGuard`.
+    task: Option<TaskGuard>,
 }
 
 /// A request whose body is still arriving.
@@ -259,6 +264,11 @@ impl HttpShard {
         // Half-close: answer what was asked, then close. A partial request
         // can never complete.
         conn.stop_reading();
+        if self.async_pending(conn) {
+            // An async handler still runs: take the EOF for a client that
+            // left, and drop its future (see `tasks`).
+            return self.abandon_async(conn, cx);
+        }
         if conn.pipeline.is_none() && !conn.is_streaming() {
             cx.close();
         }
@@ -301,7 +311,7 @@ impl HttpShard {
             Msg::Response(seq, resp) => self.resolve(conn, cx, seq, resp),
             Msg::StreamChunk(chunk) => self.stream_chunk(conn, cx, chunk),
             Msg::StreamEnd(chunks) => self.stream_end(conn, cx, chunks),
-            Msg::Ws(_) => {}
+            Msg::Ws(_) | Msg::Wake(_) => {}
         }
         self.rearm(conn, cx);
     }

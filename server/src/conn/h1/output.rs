@@ -52,6 +52,7 @@ impl HttpShard {
             meta,
             resp: None,
             after,
+            task: None,
         });
         seq
     }
@@ -88,7 +89,7 @@ impl HttpShard {
         } else {
             let seq = conn.next_seq;
             conn.next_seq = conn.next_seq.wrapping_add(1);
-            let pending = Pending { seq, meta, resp: Some(resp), after: None };
+            let pending = Pending { seq, meta, resp: Some(resp), after: None, task: None };
             conn.pipeline.get_or_insert_with(Default::default).push_back(pending);
         }
     }
