@@ -177,7 +177,7 @@ pub fn run() -> std::io::Result<()> {
     }
     if tls.is_some() && !weir_reactor::tls::kernel_tls_available() {
         eprintln!(
-            "weir: kernel TLS is not available here: files over TLS are read and encrypted in 16 KiB pieces"
+            "weir: kernel TLS is not available here: files over TLS are read in 64 KiB pieces and encrypted in user space"
         );
     }
     if let Some(root) = &root {

@@ -146,7 +146,7 @@
 //! applies them: a short read or write proves nothing (a TLS record may be
 //! decrypted while more wait in the socket), so it reads and writes until
 //! `EAGAIN`; and a file cannot go by `sendfile` through encryption, so the
-//! write queue reads it in 16 KiB pieces with `pread` (see
+//! write queue reads it in 64 KiB pieces with `pread` (see
 //! [`transport`](crate::transport)). The tag of the endpoint
 //! ([`Ctx::tag`](crate::Ctx::tag)) lets one shard treat a plaintext port
 //! and a TLS port differently.

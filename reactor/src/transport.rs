@@ -56,8 +56,9 @@ use crate::sys::{io_ops, socket};
 use crate::write_queue::Flush;
 
 /// Most bytes of a file read into memory at once for a transport that
-/// cannot `sendfile` (one TLS record's worth of plaintext).
-pub const FILE_PIECE_LEN: usize = 16 * 1024;
+/// cannot `sendfile`: four TLS records' worth of plaintext, so one `pread`
+/// feeds four record writes (the buffer is the shard's, not a connection's).
+pub const FILE_PIECE_LEN: usize = 64 * 1024;
 
 /// One connection's transport: it turns the socket's bytes into the
 /// protocol's and back. Lives on the shard that owns the connection, so it

@@ -341,6 +341,10 @@ impl WriteQueue {
         if transport.flush(sock)? == Flush::Blocked {
             return Ok(Flush::Blocked);
         }
+        // The file offset `piece` holds, while it is the front chunk's: one
+        // `pread` feeds several records (a TLS write takes one record's
+        // worth, 16 KiB, of a 64 KiB piece).
+        let mut held: Option<u64> = None;
         loop {
             let Some(front) = self.chunks.front() else {
                 // Everything went in; what the transport could not send yet
@@ -351,8 +355,17 @@ impl WriteQueue {
             let (res, offered) = match front {
                 Chunk::File(range) if transport.sends_files() => send_file(sock, range, pos)?,
                 Chunk::File(range) => {
-                    read_file_piece(&range.file, range.offset + pos, range.len - pos, piece)?;
-                    (transport.write(sock, piece), piece.len() as u64)
+                    let at = range.offset + pos;
+                    let start = match held {
+                        Some(start) if at >= start && at < start + piece.len() as u64 => start,
+                        _ => {
+                            read_file_piece(&range.file, at, range.len - pos, piece)?;
+                            held = Some(at);
+                            at
+                        }
+                    };
+                    let rest = &piece[(at - start) as usize..];
+                    (transport.write(sock, rest), rest.len() as u64)
                 }
                 _ => {
                     let bytes = &front.bytes().expect("not a file")[pos as usize..];
@@ -364,7 +377,13 @@ impl WriteQueue {
                 // with room left in the socket: only `WouldBlock` (or
                 // taking nothing) proves the socket full.
                 Ok(0) if offered > 0 => return Ok(Flush::Blocked),
-                Ok(n) => self.advance(n as u64, pool),
+                Ok(n) => {
+                    self.advance(n as u64, pool);
+                    if self.front_pos == 0 {
+                        // The front chunk is done: the piece was its.
+                        held = None;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

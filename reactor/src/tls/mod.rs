@@ -252,7 +252,7 @@ impl TransportFactory for TlsAcceptor {
 /// True if this kernel offers kernel TLS (`TCP_ULP "tls"`), probed once on
 /// a loopback connection. Where it does, OpenSSL hands each connection's
 /// keys to the kernel after the handshake and files still go by
-/// `sendfile(2)`; where not, file ranges are read into 16 KiB pieces and
+/// `sendfile(2)`; where not, file ranges are read into 64 KiB pieces and
 /// encrypted by OpenSSL.
 pub fn kernel_tls_available() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
