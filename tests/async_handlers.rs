@@ -110,6 +110,16 @@ fn raw_upstream() -> SocketAddr {
                         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nchunk\r\n3;ext=1\r\ned!\r\n0\r\n\r\n"
                     }
                     "/until-close" => b"HTTP/1.1 200 OK\r\n\r\nto the end",
+                    "/dribble" => {
+                        // A byte at a time: every split of head and chunks.
+                        s.set_nodelay(true).unwrap();
+                        let whole = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n10\r\n, two and three!\r\n0\r\n\r\n";
+                        for b in whole {
+                            s.write_all(&[*b]).unwrap();
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        b""
+                    }
                     "/smuggle" => b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                     "/silent" => {
                         std::thread::sleep(Duration::from_secs(3));
@@ -191,6 +201,7 @@ fn the_client_reads_each_framing_and_refuses_what_smuggles() {
     assert_eq!(get(srv.addr, "/via/length"), (200, "200 hello there Some(\"1\")".into()));
     assert_eq!(get(srv.addr, "/via/chunked"), (200, "200 chunked! None".into()));
     assert_eq!(get(srv.addr, "/via/until-close"), (200, "200 to the end None".into()));
+    assert_eq!(get(srv.addr, "/via/dribble"), (200, "200 one, two and three! None".into()));
     assert_eq!(get(srv.addr, "/via/missing"), (200, "404  None".into()));
     let (status, body) = get(srv.addr, "/via/smuggle");
     assert_eq!(
@@ -372,16 +383,21 @@ fn a_panicking_future_answers_500_in_order_and_the_shard_keeps_serving() {
                 Response::text("unreachable")
             }),
         )
+        .route(
+            "GET",
+            "/panic-in-handler",
+            async_handler(|_req| -> std::future::Ready<Response> { panic!("a bug before any future") }),
+        )
         .route("GET", "/ok", async_handler(|_req| async { Response::text("ok") }));
     let srv = TestServer::start(app);
     let (mut r, mut w) = connect(srv.addr);
     w.write_all(
         b"GET /panic-later HTTP/1.1\r\nHost: t\r\n\r\nGET /panic-now HTTP/1.1\r\nHost: t\r\n\r\n\
-          GET /ok HTTP/1.1\r\nHost: t\r\n\r\n",
+          GET /panic-in-handler HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\n\r\n",
     )
     .unwrap();
-    let statuses: Vec<u16> = (0..3).map(|_| read_response(&mut r).0).collect();
-    assert_eq!(statuses, [500, 500, 200]);
+    let statuses: Vec<u16> = (0..4).map(|_| read_response(&mut r).0).collect();
+    assert_eq!(statuses, [500, 500, 500, 200]);
     // The same connection, and a new one, are still served.
     w.write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut r).2, "ok");

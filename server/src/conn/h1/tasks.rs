@@ -8,6 +8,7 @@
 //! unanswered — the handler timeout's 503, an earlier answer that closes
 //! the connection, the connection closing — cancels the task.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use weir_reactor::Ctx;
@@ -49,7 +50,12 @@ impl HttpShard {
             run_after(&route.chain, req, &mut resp);
             return self.complete(conn, cx, resp, meta);
         }
-        match tasks.first_poll(f(req.to_owned()), cx.now_ms()) {
+        // The handler itself (before its future) is user code too: a panic
+        // there is its request's 500, like a panic in the future.
+        let Ok(fut) = catch_unwind(AssertUnwindSafe(|| f(req.to_owned()))) else {
+            return self.complete(conn, cx, Response::error(500), meta);
+        };
+        match tasks.first_poll(fut, cx.now_ms()) {
             Ok(mut resp) => {
                 run_after(&route.chain, req, &mut resp);
                 self.complete(conn, cx, resp, meta);
