@@ -205,6 +205,7 @@ impl RequestParser {
     /// # Errors
     ///
     /// As for [`parse`](Self::parse).
+    #[inline]
     pub fn parse_ref(&mut self, buf: &[u8]) -> Result<Option<&RequestHead>, ParseError> {
         if self.phase == Phase::Done {
             self.reset();
