@@ -40,7 +40,10 @@ export CARGO_TARGET_DIR="$PWD/target/llvm-cov-target"
 eval "$(cargo llvm-cov show-env --sh 2>/dev/null)"
 # The .profraw files of earlier runs would be merged into this one's
 # figures: remove them first (the build is kept).
-cargo llvm-cov clean --profraw-only
+# Workspace artifacts too, not only old profiles: a test binary left over
+# from an earlier build (same name, other code) is read with the new
+# profiles and reports the lines it shares with today's code as missed.
+cargo llvm-cov clean --workspace
 cargo test --workspace
 cargo llvm-cov report --workspace --json --summary-only --output-path "$out/summary.json"
 if [ "${COVERAGE_HTML:-0}" = 1 ]; then
