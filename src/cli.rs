@@ -47,6 +47,10 @@ pub struct Cli {
     /// Pin each shard to its own CPU.
     #[arg(long)]
     pub pin: bool,
+    /// An admin listener (repeatable): GET /metrics (Prometheus), /healthz,
+    /// /readyz (503 while draining for shutdown). Keep it private.
+    #[arg(long = "admin", value_name = "ADDR")]
+    pub admin: Vec<SocketAddr>,
     /// Address to listen on with TLS (repeatable; needs --cert).
     #[arg(long = "tls", value_name = "ADDR")]
     pub tls: Vec<SocketAddr>,
@@ -170,10 +174,18 @@ pub fn run() -> std::io::Result<()> {
             builder = builder.listen_tls(*a, tls.clone());
         }
     }
+    for a in &cli.admin {
+        builder = builder.admin(*a);
+    }
     let server = builder.start()?;
-    for (i, a) in server.local_addrs().iter().enumerate() {
-        let scheme = if i < listen.len() { "http" } else { "https" };
-        println!("weir listening on {scheme}://{a}/");
+    let addrs = server.local_addrs();
+    for (i, a) in addrs.iter().enumerate() {
+        if i >= listen.len() + cli.tls.len() {
+            println!("weir admin (metrics, health) on http://{a}/metrics");
+        } else {
+            let scheme = if i < listen.len() { "http" } else { "https" };
+            println!("weir listening on {scheme}://{a}/");
+        }
     }
     if tls.is_some() && !weir_reactor::tls::kernel_tls_available() {
         eprintln!(

@@ -53,6 +53,7 @@ pub mod handler;
 mod head;
 mod header;
 mod log;
+pub mod metrics;
 pub mod middleware;
 mod msg;
 mod request;

@@ -11,8 +11,9 @@ use weir_reactor::{Endpoint, Runtime, WorkerPool};
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::conn::{HttpShard, Shared, TAG_PLAIN, TAG_TLS};
+use crate::conn::{HttpShard, Shared, TAG_ADMIN, TAG_PLAIN, TAG_TLS};
 use crate::msg::Msg;
+use crate::response::Response;
 use crate::stats::StatsRegistry;
 use crate::ws::PubSub;
 
@@ -30,6 +31,7 @@ pub struct ServerBuilder {
     listeners: Vec<TcpListener>,
     tls_addrs: Vec<(SocketAddr, Arc<TlsAcceptor>)>,
     tls_listeners: Vec<(TcpListener, Arc<TlsAcceptor>)>,
+    admin: Vec<SocketAddr>,
     stats: Option<Arc<StatsRegistry>>,
 }
 
@@ -54,6 +56,7 @@ impl Server {
             listeners: Vec::new(),
             tls_addrs: Vec::new(),
             tls_listeners: Vec::new(),
+            admin: Vec::new(),
             stats: None,
         }
     }
@@ -97,6 +100,7 @@ impl Server {
     /// ones finish (answers carry `Connection: close`, WebSockets get 1001)
     /// until the configured grace period ends.
     pub fn stop(&self) {
+        self.stats.draining.store(true, std::sync::atomic::Ordering::Relaxed);
         self.runtime.stop(self.grace);
     }
 
@@ -181,6 +185,16 @@ impl ServerBuilder {
         self
     }
 
+    /// An admin listener on `addr` (repeatable): `GET /metrics`
+    /// (Prometheus text), `/healthz` (alive: 200) and `/readyz` (200 while
+    /// taking traffic, 503 once a graceful stop has begun), apart from the
+    /// public site. Keep it on loopback or a private network.
+    #[must_use]
+    pub fn admin(mut self, addr: SocketAddr) -> Self {
+        self.admin.push(addr);
+        self
+    }
+
     /// Number of shards (event-loop threads). Default: one per core.
     #[must_use]
     pub fn shards(mut self, n: usize) -> Self {
@@ -209,7 +223,8 @@ impl ServerBuilder {
     ///
     /// Invalid routes (an [`AppError`](crate::AppError) inside an `InvalidInput` error), or binding failures.
     pub fn start(self) -> io::Result<Server> {
-        let ServerBuilder { app, config, shards, addrs, listeners, tls_addrs, tls_listeners, stats } = self;
+        let ServerBuilder { app, config, shards, addrs, listeners, tls_addrs, tls_listeners, admin, stats } =
+            self;
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let stats = match stats {
             Some(s) if s.http.len() == shards => s,
@@ -253,7 +268,27 @@ impl ServerBuilder {
         }
         tls.dedup_by(|a, b| Arc::ptr_eq(a, b));
         let _ = stats.tls.set(tls.clone());
-        let shared = Arc::new(Shared { app, config, pool, stats: stats.clone(), pubsub: pubsub.clone() });
+        let _ = stats.pool.set(pool.clone());
+        let admin_app = if admin.is_empty() {
+            None
+        } else {
+            for a in admin {
+                rt = rt.listen_on(a, Endpoint::new(TAG_ADMIN));
+            }
+            Some(
+                admin_app(stats.clone())
+                    .compile()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )
+        };
+        let shared = Arc::new(Shared {
+            app,
+            admin: admin_app,
+            config,
+            pool,
+            stats: stats.clone(),
+            pubsub: pubsub.clone(),
+        });
         let registry = stats.clone();
         let ps = pubsub.clone();
         let runtime = rt.serve(move |info| {
@@ -265,4 +300,21 @@ impl ServerBuilder {
         let _ = pubsub.shards.set(runtime.handles().clone());
         Ok(Server { runtime, stats, pubsub, grace, tls })
     }
+}
+
+/// The admin listener's endpoints.
+fn admin_app(stats: Arc<StatsRegistry>) -> App {
+    let ready = stats.clone();
+    App::new()
+        .get("/metrics", move |_| {
+            Response::text(crate::metrics::render(&stats)).with_content_type(crate::metrics::CONTENT_TYPE)
+        })
+        .get("/healthz", |_| Response::text("ok\n"))
+        .get("/readyz", move |_| {
+            if ready.ready() {
+                Response::text("ready\n")
+            } else {
+                Response::text("draining\n").with_status(503)
+            }
+        })
 }
