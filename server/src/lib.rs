@@ -56,6 +56,7 @@ mod log;
 pub mod metrics;
 pub mod middleware;
 mod msg;
+pub mod notify;
 mod request;
 mod response;
 mod server;
