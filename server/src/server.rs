@@ -292,7 +292,7 @@ impl ServerBuilder {
             (admin_listeners.len(), "admin"),
         ]
         .iter()
-        .flat_map(|&(n, kind)| std::iter::repeat(kind).take(n))
+        .flat_map(|&(n, kind)| (0..n).map(move |_| kind))
         .collect();
         for a in addrs {
             rt = rt.listen_on(a, Endpoint::new(TAG_PLAIN));
