@@ -47,6 +47,10 @@ pub struct Cli {
     /// Pin each shard to its own CPU.
     #[arg(long)]
     pub pin: bool,
+    /// An admin listener (repeatable): GET /metrics (Prometheus), /healthz,
+    /// /readyz (503 while draining for shutdown). Keep it private.
+    #[arg(long = "admin", value_name = "ADDR")]
+    pub admin: Vec<SocketAddr>,
     /// Address to listen on with TLS (repeatable; needs --cert).
     #[arg(long = "tls", value_name = "ADDR")]
     pub tls: Vec<SocketAddr>,
@@ -147,12 +151,24 @@ pub fn run() -> std::io::Result<()> {
         }
         app = app.static_dir("/", root.clone());
     }
-    let listen = if cli.listen.is_empty() && cli.tls.is_empty() {
+    // Sockets passed by a service manager (systemd socket activation):
+    // named "https…"/"tls…" are TLS, "admin" the admin endpoints, others
+    // plaintext HTTP.
+    let inherited = weir_reactor::sys::socket::inherited_listeners()?;
+    let listen = if cli.listen.is_empty() && cli.tls.is_empty() && inherited.is_empty() {
         vec!["127.0.0.1:8080".parse().expect("valid address")]
     } else {
         cli.listen
     };
-    let tls = tls_acceptor(&cli.tls, &cli.cert, cli.tls_client_ca.clone(), cli.tls_ticket_key.clone())?;
+    let inherited_tls = inherited.iter().any(|(name, _)| is_tls_name(name));
+    let tls_addrs: &[SocketAddr] = &cli.tls;
+    let tls = tls_acceptor(
+        tls_addrs,
+        inherited_tls,
+        &cli.cert,
+        cli.tls_client_ca.clone(),
+        cli.tls_ticket_key.clone(),
+    )?;
     let mut config = ServerConfig { pin_cores: cli.pin, ..ServerConfig::default() };
     if cli.redirect_https {
         let Some(first) = cli.tls.first() else {
@@ -170,10 +186,22 @@ pub fn run() -> std::io::Result<()> {
             builder = builder.listen_tls(*a, tls.clone());
         }
     }
+    for a in &cli.admin {
+        builder = builder.admin(*a);
+    }
+    for (name, l) in inherited {
+        builder = match (&tls, name.as_str()) {
+            (_, "admin") => builder.admin_listener(l),
+            (Some(tls), n) if is_tls_name(n) => builder.listener_tls(l, tls.clone()),
+            _ => builder.listener(l),
+        };
+    }
     let server = builder.start()?;
-    for (i, a) in server.local_addrs().iter().enumerate() {
-        let scheme = if i < listen.len() { "http" } else { "https" };
-        println!("weir listening on {scheme}://{a}/");
+    for (kind, a) in server.listening() {
+        match kind {
+            "admin" => println!("weir admin (metrics, health) on http://{a}/metrics"),
+            scheme => println!("weir listening on {scheme}://{a}/"),
+        }
     }
     if tls.is_some() && !weir_reactor::tls::kernel_tls_available() {
         eprintln!(
@@ -193,18 +221,19 @@ fn invalid(message: String) -> std::io::Error {
 /// The TLS acceptor for `--tls` listeners, from `--cert` pairs.
 fn tls_acceptor(
     addrs: &[SocketAddr],
+    inherited: bool,
     certs: &[String],
     client_ca: Option<PathBuf>,
     ticket_key: Option<PathBuf>,
 ) -> std::io::Result<Option<Arc<TlsAcceptor>>> {
-    if addrs.is_empty() {
+    if addrs.is_empty() && !inherited {
         if !certs.is_empty() {
             return Err(invalid("--cert given without a --tls listener".into()));
         }
         return Ok(None);
     }
     if certs.is_empty() {
-        return Err(invalid("--tls needs at least one --cert CERT.pem,KEY.pem".into()));
+        return Err(invalid("TLS listeners (--tls, or inherited sockets named https/tls) need at least one --cert CERT.pem,KEY.pem".into()));
     }
     let mut pairs = Vec::new();
     for c in certs {
@@ -220,4 +249,10 @@ fn tls_acceptor(
     }
     let acceptor = TlsAcceptor::new(settings).map_err(|e| invalid(format!("TLS: {e}")))?;
     Ok(Some(Arc::new(acceptor)))
+}
+
+/// An inherited socket's name that asks for TLS (`LISTEN_FDNAMES`, set by
+/// `FileDescriptorName=` in a systemd socket unit).
+fn is_tls_name(name: &str) -> bool {
+    name.starts_with("https") || name.starts_with("tls")
 }

@@ -11,8 +11,9 @@ use weir_reactor::{Endpoint, Runtime, WorkerPool};
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::conn::{HttpShard, Shared, TAG_PLAIN, TAG_TLS};
+use crate::conn::{HttpShard, Shared, TAG_ADMIN, TAG_PLAIN, TAG_TLS};
 use crate::msg::Msg;
+use crate::response::Response;
 use crate::stats::StatsRegistry;
 use crate::ws::PubSub;
 
@@ -30,6 +31,8 @@ pub struct ServerBuilder {
     listeners: Vec<TcpListener>,
     tls_addrs: Vec<(SocketAddr, Arc<TlsAcceptor>)>,
     tls_listeners: Vec<(TcpListener, Arc<TlsAcceptor>)>,
+    admin: Vec<SocketAddr>,
+    admin_listeners: Vec<TcpListener>,
     stats: Option<Arc<StatsRegistry>>,
 }
 
@@ -41,6 +44,7 @@ pub struct Server {
     pubsub: Arc<PubSub>,
     grace: Duration,
     tls: Vec<Arc<TlsAcceptor>>,
+    kinds: Vec<&'static str>,
 }
 
 impl Server {
@@ -54,6 +58,8 @@ impl Server {
             listeners: Vec::new(),
             tls_addrs: Vec::new(),
             tls_listeners: Vec::new(),
+            admin: Vec::new(),
+            admin_listeners: Vec::new(),
             stats: None,
         }
     }
@@ -61,6 +67,12 @@ impl Server {
     /// The bound addresses.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         self.runtime.local_addrs()
+    }
+
+    /// Each bound address with what it serves: `"http"`, `"https"` or
+    /// `"admin"` (the order of [`Server::local_addrs`]).
+    pub fn listening(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.kinds.iter().copied().zip(self.runtime.local_addrs().iter().copied()).collect()
     }
 
     /// Publishes to WebSocket topics from any thread.
@@ -97,6 +109,7 @@ impl Server {
     /// ones finish (answers carry `Connection: close`, WebSockets get 1001)
     /// until the configured grace period ends.
     pub fn stop(&self) {
+        self.stats.draining.store(true, std::sync::atomic::Ordering::Relaxed);
         self.runtime.stop(self.grace);
     }
 
@@ -121,14 +134,18 @@ impl Server {
     pub fn run_until_signal(self) -> io::Result<()> {
         let set = SignalSet::new(&[SIGINT, SIGTERM, SIGHUP])?;
         let fd = SignalFd::new(&set)?;
+        let _ = crate::notify::sd_notify("READY=1");
         while fd.wait()? == SIGHUP {
+            let _ = crate::notify::sd_notify(&crate::notify::reloading());
             for line in self.reload_tls() {
                 match line {
                     Ok(l) => eprintln!("weir: {l}"),
                     Err(l) => eprintln!("weir: error: {l}"),
                 }
             }
+            let _ = crate::notify::sd_notify("READY=1");
         }
+        let _ = crate::notify::sd_notify("STOPPING=1");
         self.stop();
         std::thread::Builder::new().name("weir-signals".into()).spawn(move || loop {
             match fd.wait() {
@@ -181,6 +198,23 @@ impl ServerBuilder {
         self
     }
 
+    /// An admin listener on `addr` (repeatable): `GET /metrics`
+    /// (Prometheus text), `/healthz` (alive: 200) and `/readyz` (200 while
+    /// taking traffic, 503 once a graceful stop has begun), apart from the
+    /// public site. Keep it on loopback or a private network.
+    #[must_use]
+    pub fn admin(mut self, addr: SocketAddr) -> Self {
+        self.admin.push(addr);
+        self
+    }
+
+    /// Serves the admin endpoints on an already-bound listener (socket activation).
+    #[must_use]
+    pub fn admin_listener(mut self, l: TcpListener) -> Self {
+        self.admin_listeners.push(l);
+        self
+    }
+
     /// Number of shards (event-loop threads). Default: one per core.
     #[must_use]
     pub fn shards(mut self, n: usize) -> Self {
@@ -209,7 +243,18 @@ impl ServerBuilder {
     ///
     /// Invalid routes (an [`AppError`](crate::AppError) inside an `InvalidInput` error), or binding failures.
     pub fn start(self) -> io::Result<Server> {
-        let ServerBuilder { app, config, shards, addrs, listeners, tls_addrs, tls_listeners, stats } = self;
+        let ServerBuilder {
+            app,
+            config,
+            shards,
+            addrs,
+            listeners,
+            tls_addrs,
+            tls_listeners,
+            admin,
+            admin_listeners,
+            stats,
+        } = self;
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let stats = match stats {
             Some(s) if s.http.len() == shards => s,
@@ -236,6 +281,19 @@ impl ServerBuilder {
             c.read_on_accept = true;
             c.max_pending_input = (config.limits.max_head + 64 * 1024).max(c.read_buffer);
         });
+        // What each listener serves, in the runtime's order of addresses:
+        // those bound here first, then the pre-bound ones.
+        let kinds: Vec<&'static str> = [
+            (addrs.len(), "http"),
+            (tls_addrs.len(), "https"),
+            (admin.len(), "admin"),
+            (listeners.len(), "http"),
+            (tls_listeners.len(), "https"),
+            (admin_listeners.len(), "admin"),
+        ]
+        .iter()
+        .flat_map(|&(n, kind)| (0..n).map(move |_| kind))
+        .collect();
         for a in addrs {
             rt = rt.listen_on(a, Endpoint::new(TAG_PLAIN));
         }
@@ -253,7 +311,30 @@ impl ServerBuilder {
         }
         tls.dedup_by(|a, b| Arc::ptr_eq(a, b));
         let _ = stats.tls.set(tls.clone());
-        let shared = Arc::new(Shared { app, config, pool, stats: stats.clone(), pubsub: pubsub.clone() });
+        let _ = stats.pool.set(pool.clone());
+        let admin_app = if admin.is_empty() && admin_listeners.is_empty() {
+            None
+        } else {
+            for a in admin {
+                rt = rt.listen_on(a, Endpoint::new(TAG_ADMIN));
+            }
+            for l in admin_listeners {
+                rt = rt.listener_on(l, Endpoint::new(TAG_ADMIN));
+            }
+            Some(
+                admin_app(stats.clone())
+                    .compile()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )
+        };
+        let shared = Arc::new(Shared {
+            app,
+            admin: admin_app,
+            config,
+            pool,
+            stats: stats.clone(),
+            pubsub: pubsub.clone(),
+        });
         let registry = stats.clone();
         let ps = pubsub.clone();
         let runtime = rt.serve(move |info| {
@@ -263,6 +344,23 @@ impl ServerBuilder {
         })?;
         let _ = stats.shards.set(runtime.handles().clone());
         let _ = pubsub.shards.set(runtime.handles().clone());
-        Ok(Server { runtime, stats, pubsub, grace, tls })
+        Ok(Server { runtime, stats, pubsub, grace, tls, kinds })
     }
+}
+
+/// The admin listener's endpoints.
+fn admin_app(stats: Arc<StatsRegistry>) -> App {
+    let ready = stats.clone();
+    App::new()
+        .get("/metrics", move |_| {
+            Response::text(crate::metrics::render(&stats)).with_content_type(crate::metrics::CONTENT_TYPE)
+        })
+        .get("/healthz", |_| Response::text("ok\n"))
+        .get("/readyz", move |_| {
+            if ready.ready() {
+                Response::text("ready\n")
+            } else {
+                Response::text("draining\n").with_status(503)
+            }
+        })
 }

@@ -1,11 +1,11 @@
 //! Server counters: per shard, written by that shard only, read by `/stats`.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use weir_reactor::tls::{Failure, TlsAcceptor, HANDSHAKE_BUCKETS_US};
-use weir_reactor::ShardHandle;
+use weir_reactor::{ShardHandle, WorkerPool};
 
 use crate::msg::Msg;
 
@@ -40,6 +40,10 @@ fn bump(c: &AtomicU64) {
 #[derive(Debug)]
 pub struct StatsRegistry {
     pub(crate) started: Instant,
+    pub(crate) started_unix: u64,
+    /// Set when a graceful stop begins: `/readyz` answers 503 from then on.
+    pub(crate) draining: AtomicBool,
+    pub(crate) pool: OnceLock<WorkerPool>,
     pub(crate) http: Vec<Arc<HttpStats>>,
     pub(crate) shards: OnceLock<Arc<[ShardHandle<Msg>]>>,
     pub(crate) tls: OnceLock<Vec<Arc<TlsAcceptor>>>,
@@ -50,10 +54,20 @@ impl StatsRegistry {
     pub fn new(shards: usize) -> StatsRegistry {
         StatsRegistry {
             started: Instant::now(),
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            draining: AtomicBool::new(false),
+            pool: OnceLock::new(),
             http: (0..shards).map(|_| Arc::new(HttpStats::default())).collect(),
             shards: OnceLock::new(),
             tls: OnceLock::new(),
         }
+    }
+
+    /// True until a graceful stop begins (what `/readyz` reports).
+    pub fn ready(&self) -> bool {
+        !self.draining.load(Relaxed)
     }
 
     /// A JSON summary: uptime, connections, requests by status class,

@@ -288,3 +288,57 @@ pub fn set_tls_ulp(fd: &impl AsFd) -> io::Result<()> {
     })?;
     Ok(())
 }
+
+/// The listening sockets a service manager passed to this process (the
+/// `sd_listen_fds` protocol of systemd socket activation, also spoken by
+/// `systemd-socket-activate`): descriptors `3 ..` counted by `LISTEN_FDS`,
+/// for the process named by `LISTEN_PID`, named by `LISTEN_FDNAMES`
+/// (colon-separated; `""` when unnamed). Each must be a listening TCP
+/// socket; it is made non-blocking and close-on-exec. The variables are
+/// removed, so the sockets are taken once and not passed on to children.
+/// Call it early in `main`, before other threads start.
+///
+/// # Errors
+///
+/// `InvalidInput` if a passed descriptor is not a listening TCP socket;
+/// as `fcntl(2)`. No variables (not socket-activated): an empty list.
+pub fn inherited_listeners() -> io::Result<Vec<(String, TcpListener)>> {
+    const FIRST: libc::c_int = 3;
+    let pid = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok());
+    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<libc::c_int>().ok());
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    let (Some(pid), Some(count)) = (pid, count) else { return Ok(Vec::new()) };
+    if pid != std::process::id() || count <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut names = names.split(':');
+    let mut out = Vec::new();
+    for fd in FIRST..FIRST.saturating_add(count) {
+        let name = names.next().unwrap_or("").to_owned();
+        // SAFETY: the service manager passed descriptors 3 .. 3 + LISTEN_FDS
+        // to this very process (LISTEN_PID is ours); nothing else in the
+        // process owns them, and the variables are gone, so no second call
+        // can take them again. Ownership moves into the `OwnedFd` here.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let listening = get_int_opt(&owned, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).unwrap_or(0) == 1;
+        let stream = get_int_opt(&owned, libc::SOL_SOCKET, libc::SO_TYPE).unwrap_or(0) == libc::SOCK_STREAM;
+        let domain = get_int_opt(&owned, libc::SOL_SOCKET, libc::SO_DOMAIN).unwrap_or(0);
+        if !listening || !stream || !matches!(domain, libc::AF_INET | libc::AF_INET6) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("inherited descriptor {fd} ({name:?}) is not a listening TCP socket"),
+            ));
+        }
+        // SAFETY: the fd is open and owned by `owned`; F_SETFD/F_SETFL take no pointers.
+        cvt(unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+        // SAFETY: as above.
+        let flags = cvt(unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_GETFL) })?;
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+        out.push((name, TcpListener::from(owned)));
+    }
+    Ok(out)
+}

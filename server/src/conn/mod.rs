@@ -56,10 +56,14 @@ use self::ws::WsConnState;
 pub(crate) const TAG_PLAIN: u16 = 0;
 /// The listener tag of TLS listeners.
 pub(crate) const TAG_TLS: u16 = 1;
+/// The listener tag of admin listeners (plaintext; `Shared::admin` serves them).
+pub(crate) const TAG_ADMIN: u16 = 2;
 
 /// Everything the shards share.
 pub(crate) struct Shared {
     pub(crate) app: CompiledApp,
+    /// What admin listeners serve (`/metrics`, `/healthz`, `/readyz`).
+    pub(crate) admin: Option<CompiledApp>,
     pub(crate) config: ServerConfig,
     pub(crate) pool: WorkerPool,
     pub(crate) stats: Arc<StatsRegistry>,

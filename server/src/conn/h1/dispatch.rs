@@ -16,7 +16,7 @@ use weir_reactor::Ctx;
 use super::{Meta, H1};
 use crate::app::Route;
 use crate::conn::ws::WsConnState;
-use crate::conn::{HttpShard, TAG_PLAIN};
+use crate::conn::{HttpShard, TAG_ADMIN, TAG_PLAIN};
 use crate::handler::{Handler, Responder};
 use crate::middleware::{run_after, run_chain};
 use crate::msg::{ConnAddr, Msg};
@@ -169,7 +169,10 @@ impl HttpShard {
         };
         let query = query.and_then(|q| std::str::from_utf8(q).ok());
         let shared = self.shared.clone();
-        let app = &shared.app;
+        let app = match &shared.admin {
+            Some(admin) if cx.tag() == TAG_ADMIN => admin,
+            _ => &shared.app,
+        };
         let method = head.method_bytes(buf);
         // A plain path that names a parameter-free route exactly: the
         // route's own pattern is the path, as a `&str`, with no UTF-8 pass.
