@@ -58,6 +58,7 @@ mod msg;
 mod request;
 mod response;
 mod server;
+pub mod site;
 mod static_files;
 mod stats;
 pub mod task;
