@@ -30,7 +30,8 @@
 //! ```text
 //!   request, response, head, config, middleware, static_files
 //!     <- msg (what crosses threads)  <- handler, stats, ws (the API)
-//!     <- app, builtins  <- conn (the protocols)  <- server
+//!     <- app, builtins  <- site (a configuration file's hosts)
+//!     <- conn (the protocols)  <- server
 //! ```
 
 use std::sync::Arc;

@@ -25,7 +25,7 @@
 //! kernel spreads over N shards would get N buckets, N times its rate.
 //! Here every shard consults the same table, so a key has one bucket
 //! wherever its requests land. The table is split into sets of
-//! [`WAYS`] slots, each set behind its own mutex (held for a few
+//! 8 slots (`WAYS`), each set behind its own mutex (held for a few
 //! instructions): shards contend only when two of them look up keys of
 //! the same set at the same instant.
 //!
@@ -37,14 +37,14 @@
 //! slot of its set, or else the slot whose TAT is smallest — the key
 //! closest to a full bucket, whose forgetting costs least. A key evicted
 //! while in debt starts over with a full bucket: only when more than
-//! [`WAYS`] keys active at once hash to the same set, which a table sized
+//! 8 keys active at once hash to the same set, which a table sized
 //! for the expected number of clients makes rare.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 /// Slots per set.
-pub(crate) const WAYS: usize = 8;
+pub const WAYS: usize = 8;
 
 /// A slot: the key's hash (0: empty) and its theoretical arrival time.
 #[derive(Debug, Clone, Copy, Default)]
