@@ -621,7 +621,7 @@ impl Reader {
                     "regex" => match Regex::new(&v) {
                         Ok(re) => {
                             groups = re.captures_len() - 1;
-                            Some(Match::Regex(v))
+                            Some(Match::Regex(re))
                         }
                         Err(e) => {
                             t.error(doc, k, format!("invalid regex: {}", one_line(&e.to_string())));

@@ -113,12 +113,12 @@ pub(crate) struct VHost {
 }
 
 /// How a location is matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Match {
     Exact(String),
     Prefix(String),
     PriorityPrefix(String),
-    Regex(String),
+    Regex(Regex),
 }
 
 /// One location of a host.
@@ -711,17 +711,13 @@ impl SiteBuilder {
             max_body: spec.max_body,
         };
         for (n, (m, l)) in spec.locations.into_iter().enumerate() {
-            match &m {
+            match m {
                 Match::Exact(p) => {
-                    host.exact.entry(p.clone()).or_insert(n);
+                    host.exact.entry(p).or_insert(n);
                 }
-                Match::Prefix(p) => host.prefixes.push((p.clone(), false, n)),
-                Match::PriorityPrefix(p) => host.prefixes.push((p.clone(), true, n)),
-                Match::Regex(r) => {
-                    if let Ok(re) = Regex::new(r) {
-                        host.regexes.push((re, n));
-                    }
-                }
+                Match::Prefix(p) => host.prefixes.push((p, false, n)),
+                Match::PriorityPrefix(p) => host.prefixes.push((p, true, n)),
+                Match::Regex(re) => host.regexes.push((re, n)),
             }
             host.locations.push(Location {
                 rewrites: l.rewrites,
