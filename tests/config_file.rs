@@ -343,3 +343,50 @@ fn reloads_under_load_fail_no_request_and_keep_websockets() {
     }
     assert!(served.load(Ordering::Relaxed) > 160);
 }
+
+#[test]
+fn an_unknown_log_level_is_refused_naming_the_levels() {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir")).args(["--log-level", "verbose"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "invalid value 'verbose' for '--log-level <LEVEL>': expected one of error, warn, info, debug"
+        ),
+        "{err}"
+    );
+}
+
+/// Started where there is no ./public and without --root, weir says that
+/// no files are served; on SIGTERM it says it stops, and that it stopped.
+#[test]
+fn the_binary_says_when_no_files_are_served_and_when_it_stops() {
+    let dir = scratch("nofiles");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["--listen", "localhost:0", "--threads", "1"])
+        .current_dir(dir.join("www"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("weir listening on http://127.0.0.1:"), "{first}");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(
+        line,
+        "weir: no files are served: there is no ./public here and no --root was given (the built-in endpoints answer)\n"
+    );
+    let pid = i32::try_from(child.id()).unwrap();
+    weir::reactor::sys::signal::send_signal(pid, weir::reactor::sys::signal::SIGTERM).unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(
+        rest,
+        "weir: SIGTERM: stopping; requests in flight have 10 s to finish (a second signal exits at once)\nweir: stopped\n"
+    );
+    assert!(child.wait().unwrap().success());
+}

@@ -364,3 +364,21 @@ fn rate_limited_locations_answer_429_with_retry_after() {
     // Other paths are not limited.
     assert_eq!(decide(&s, "h", "/other"), "app");
 }
+
+#[test]
+fn listen_addresses_as_people_write_them() {
+    for (s, want) in [
+        ("127.0.0.1:8080", Ok("127.0.0.1:8080")),
+        ("[::1]:8080", Ok("[::1]:8080")),
+        (":8080", Ok("0.0.0.0:8080")),
+        ("*:8080", Ok("0.0.0.0:8080")),
+        ("localhost:8080", Ok("127.0.0.1:8080")),
+        ("LOCALHOST:1", Ok("127.0.0.1:1")),
+        ("example.com:80", Err(())),
+        ("8080", Err(())),
+        ("127.0.0.1:99999", Err(())),
+    ] {
+        let got = parse_listen_addr(s).map(|a| a.to_string()).map_err(|_| ());
+        assert_eq!(got, want.map(str::to_string), "{s}");
+    }
+}
