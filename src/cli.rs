@@ -7,9 +7,12 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use weir::middleware::AccessLog;
+use weir::site::{parse_listen_addr, LogLevel, SiteCell};
 use weir::ws::WsRoute;
-use weir::{App, Builtins, Server, ServerConfig, StatsRegistry, TopicRelay};
+use weir::{App, Builtins, Server, ServerConfig, StaticFiles, StatsRegistry, TopicRelay};
 use weir_reactor::tls::{CertPair, TicketSecret, TlsAcceptor, TlsSettings};
+
+use crate::config_file::{self, Running};
 
 /// weir: an HTTP/1.1 + WebSocket server on a hand-built epoll reactor.
 #[derive(Debug, Parser)]
@@ -21,7 +24,10 @@ use weir_reactor::tls::{CertPair, TicketSecret, TlsAcceptor, TlsSettings};
     about,
     after_help = "Examples:\n  \
         weir                                   serve ./public on 127.0.0.1:8080\n  \
-        weir --root /srv/www --listen 0.0.0.0:80 --listen [::]:80\n  \
+        weir --config weir.toml                a site from a file (see docs/configuration.md)\n  \
+        weir check --config weir.toml          check a file; every error with its line\n  \
+        weir reload --config weir.toml         reload a running weir (its [server] pid_file)\n  \
+        weir --root /srv/www --listen 0.0.0.0:80   /echo, /stats, /write stay off off loopback\n  \
         weir --threads 1 --no-builtin stats --no-builtin echo\n  \
         weir --tls 127.0.0.1:8443 --cert site.pem,site.key   HTTPS (reload certificates: kill -HUP)\n  \
         curl http://127.0.0.1:8080/stats\n  \
@@ -29,8 +35,13 @@ use weir_reactor::tls::{CertPair, TicketSecret, TlsAcceptor, TlsSettings};
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Address to listen on (repeatable; IPv4 or IPv6, e.g. [::1]:8080).
-    #[arg(long = "listen", short = 'l', value_name = "ADDR")]
+    /// A configuration file (see docs/configuration.md); flags given with
+    /// it override the file's settings (--listen/--tls replace its listeners).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (repeatable; 127.0.0.1:8080, [::1]:8080,
+    /// :8080 for every IPv4 interface, localhost:8080).
+    #[arg(long = "listen", short = 'l', value_name = "ADDR", value_parser = parse_listen_addr)]
     pub listen: Vec<SocketAddr>,
     /// Event-loop threads (shards). Default: one per core.
     #[arg(long, short = 't', value_name = "N")]
@@ -38,9 +49,24 @@ pub struct Cli {
     /// Directory of static files to serve at `/`.
     #[arg(long, short = 'r', value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Log level: error, warn, info, debug. `info` and above log one JSON line per request.
-    #[arg(long, value_name = "LEVEL", default_value = "warn")]
-    pub log_level: String,
+    /// Log level: error, warn (the default), info, debug. `info` and above
+    /// log one JSON line per request.
+    #[arg(long, value_name = "LEVEL", value_parser = LogLevel::parse)]
+    pub log_level: Option<LogLevel>,
+    /// List the files of directories that have no index.html.
+    #[arg(long)]
+    pub listing: bool,
+    /// Send a `Server` header (default value: weir).
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "weir")]
+    pub server_header: Option<String>,
+    /// Serve /echo, /stats and /write + /read on listeners that are not
+    /// loopback addresses too (they reveal requests and counters, and store
+    /// data; off there by default).
+    #[arg(long)]
+    pub expose_builtins: bool,
+    /// Write the process id here (for `weir reload`); removed at exit.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
     /// Turn off a built-in endpoint: healthz, ping, echo, stats, notes, ws-echo, ws-pubsub, or all.
     #[arg(long = "no-builtin", value_name = "NAME")]
     pub no_builtin: Vec<String>,
@@ -52,7 +78,7 @@ pub struct Cli {
     #[arg(long = "admin", value_name = "ADDR")]
     pub admin: Vec<SocketAddr>,
     /// Address to listen on with TLS (repeatable; needs --cert).
-    #[arg(long = "tls", value_name = "ADDR")]
+    #[arg(long = "tls", value_name = "ADDR", value_parser = parse_listen_addr)]
     pub tls: Vec<SocketAddr>,
     /// A certificate chain and its key, as CERT.pem,KEY.pem (repeatable).
     /// Names come from the certificate; the first is the default for
@@ -85,7 +111,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load an HTTP/1.1 or WebSocket server and report rate and latency.
-    Bench(crate::bench::BenchArgs),
+    Bench(Box<crate::bench::BenchArgs>),
+    /// Check a configuration file: every error with its line and column
+    /// (exit status 1), or what it serves.
+    Check {
+        /// The file.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Make a running weir read its configuration file again (SIGHUP to
+    /// the process in the pid file). The file is checked first.
+    Reload {
+        /// The file (its `[server] pid_file` names the process).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The pid file (overrides the file's).
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+    },
 }
 
 /// Runs the binary: parses arguments, serves until SIGINT/SIGTERM.
@@ -95,18 +138,44 @@ pub enum Command {
 /// Bad arguments or a failure to start.
 pub fn run() -> std::io::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Bench(args)) = cli.command {
-        return crate::bench::run(args);
+    match cli.command {
+        Some(Command::Bench(args)) => return crate::bench::run(*args),
+        Some(Command::Check { config }) => return config_file::check(&config),
+        Some(Command::Reload { config, pid_file }) => {
+            return config_file::reload_command(config.as_deref(), pid_file)
+        }
+        None => {}
     }
+    let file = match &cli.config {
+        Some(path) => {
+            for (set, flag, key) in [
+                (cli.root.is_some(), "--root", "a [[host]]'s root"),
+                (cli.listing, "--listing", "listing = true in a host or location"),
+                (cli.server_header.is_some(), "--server-header", "[server] server_header"),
+            ] {
+                if set {
+                    return Err(invalid(format!("{flag} does not go with --config: use {key} in the file")));
+                }
+            }
+            Some(config_file::load(path)?)
+        }
+        None => None,
+    };
     weir::block_shutdown_signals()?;
     let _ = weir_reactor::sys::rlimit::raise_nofile_limit();
+    // Sockets passed by a service manager (systemd socket activation):
+    // named "https…"/"tls…" are TLS, "admin" the admin endpoints, others
+    // plaintext HTTP. Taken before any thread starts.
+    let inherited = weir_reactor::sys::socket::inherited_listeners()?;
+    let inherited_tls = inherited.iter().any(|(name, _)| is_tls_name(name));
 
     let shards = cli
         .threads
+        .or(file.as_ref().and_then(|f| f.threads))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
         .max(1);
-    let mut builtins = Builtins::default();
-    let mut ws_pubsub = true;
+    let mut builtins = file.as_ref().map_or_else(Builtins::default, |f| f.builtins);
+    let mut ws_pubsub = file.as_ref().is_none_or(|f| f.ws_pubsub);
     for name in &cli.no_builtin {
         match name.as_str() {
             "healthz" => builtins.healthz = false,
@@ -128,6 +197,52 @@ pub fn run() -> std::io::Result<()> {
             }
         }
     }
+
+    // The listeners: the flags', else the file's, else 127.0.0.1:8080.
+    let flags_listen = !cli.listen.is_empty() || !cli.tls.is_empty();
+    let tls = tls_acceptor(
+        &cli.tls,
+        inherited_tls,
+        &cli.cert,
+        cli.tls_client_ca.clone(),
+        cli.tls_ticket_key.clone(),
+    )?;
+    let mut listeners: Vec<(SocketAddr, Option<Arc<TlsAcceptor>>, Option<u32>)> = Vec::new();
+    match &file {
+        Some(f) if !flags_listen => {
+            listeners.extend(f.listeners.iter().map(|l| (l.address, l.tls.clone(), l.backlog)));
+        }
+        _ => {
+            let plain = if flags_listen {
+                cli.listen.clone()
+            } else if inherited.is_empty() {
+                vec![SocketAddr::from(([127, 0, 0, 1], 8080))]
+            } else {
+                Vec::new() // the service manager's sockets only
+            };
+            listeners.extend(plain.into_iter().map(|a| (a, None, None)));
+            if let Some(tls) = &tls {
+                listeners.extend(cli.tls.iter().map(|a| (*a, Some(tls.clone()), None)));
+            }
+        }
+    }
+
+    // Built-ins that reveal requests and counters or store data stay on
+    // loopback unless asked for.
+    let exposed = cli.expose_builtins || file.as_ref().is_some_and(|f| f.expose_builtins);
+    let public: Vec<String> =
+        listeners.iter().filter(|(a, _, _)| !a.ip().is_loopback()).map(|(a, _, _)| a.to_string()).collect();
+    if !exposed && !public.is_empty() && (builtins.echo || builtins.stats || builtins.notes) {
+        builtins.echo = false;
+        builtins.stats = false;
+        builtins.notes = false;
+        eprintln!(
+            "weir: /echo, /stats and /write + /read are off: {} {} not loopback (--expose-builtins serves them anyway)",
+            public.join(", "),
+            if public.len() == 1 { "is" } else { "are" }
+        );
+    }
+
     let stats = Arc::new(StatsRegistry::new(shards));
     let mut app = builtins.install(App::new(), stats.clone());
     if ws_pubsub {
@@ -135,13 +250,32 @@ pub fn run() -> std::io::Result<()> {
         // (the target of `weir bench --subscribers`).
         app = app.ws("/ws/pubsub/:topic", WsRoute::new(TopicRelay));
     }
-    if matches!(cli.log_level.as_str(), "info" | "debug" | "trace") {
-        app = app.middleware(AccessLog::stdout()?);
+    let level = cli.log_level.or(file.as_ref().map(|f| f.log_level)).unwrap_or(LogLevel::Warn);
+    match file.as_ref().and_then(|f| f.access_log.as_deref()) {
+        Some("stdout") => app = app.middleware(AccessLog::stdout()?),
+        Some("stderr") => app = app.middleware(AccessLog::to_writer(std::io::stderr())?),
+        Some(path) => {
+            let out = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot open the access log {path}: {e}"))
+            })?;
+            app = app.middleware(AccessLog::to_writer(out)?);
+        }
+        None if level >= LogLevel::Info => app = app.middleware(AccessLog::stdout()?),
+        None => {}
     }
-    let root = cli.root.clone().or_else(|| {
-        let default = PathBuf::from("public");
-        default.is_dir().then_some(default)
-    });
+    if let Some(value) = &cli.server_header {
+        let value = value.clone();
+        app =
+            app.middleware(weir::middleware::after(move |_, resp| resp.add_header("Server", value.clone())));
+    }
+    let root = if file.is_some() {
+        None
+    } else {
+        cli.root.clone().or_else(|| {
+            let default = PathBuf::from("public");
+            default.is_dir().then_some(default)
+        })
+    };
     if let Some(root) = &root {
         if !root.is_dir() {
             return Err(std::io::Error::new(
@@ -149,27 +283,10 @@ pub fn run() -> std::io::Result<()> {
                 format!("--root {}: not a directory", root.display()),
             ));
         }
-        app = app.static_dir("/", root.clone());
+        app = app.static_files("/", StaticFiles::new(root.clone()).listing(cli.listing));
     }
-    // Sockets passed by a service manager (systemd socket activation):
-    // named "https…"/"tls…" are TLS, "admin" the admin endpoints, others
-    // plaintext HTTP.
-    let inherited = weir_reactor::sys::socket::inherited_listeners()?;
-    let listen = if cli.listen.is_empty() && cli.tls.is_empty() && inherited.is_empty() {
-        vec!["127.0.0.1:8080".parse().expect("valid address")]
-    } else {
-        cli.listen
-    };
-    let inherited_tls = inherited.iter().any(|(name, _)| is_tls_name(name));
-    let tls_addrs: &[SocketAddr] = &cli.tls;
-    let tls = tls_acceptor(
-        tls_addrs,
-        inherited_tls,
-        &cli.cert,
-        cli.tls_client_ca.clone(),
-        cli.tls_ticket_key.clone(),
-    )?;
-    let mut config = ServerConfig { pin_cores: cli.pin, ..ServerConfig::default() };
+    let mut config = file.as_ref().map_or_else(ServerConfig::default, |f| f.config.clone());
+    config.pin_cores = cli.pin || file.as_ref().is_some_and(|f| f.pin);
     if cli.redirect_https {
         let Some(first) = cli.tls.first() else {
             return Err(invalid("--redirect-https needs a --tls listener to send clients to".into()));
@@ -178,12 +295,13 @@ pub fn run() -> std::io::Result<()> {
     }
     config.hsts = cli.hsts.map(|secs| format!("max-age={secs}"));
     let mut builder = Server::builder(app).shards(shards).stats(stats).config(config);
-    for a in &listen {
-        builder = builder.listen(*a);
-    }
-    if let Some(tls) = &tls {
-        for a in &cli.tls {
-            builder = builder.listen_tls(*a, tls.clone());
+    for (addr, tls, backlog) in &listeners {
+        builder = match tls {
+            Some(t) => builder.listen_tls(*addr, t.clone()),
+            None => builder.listen(*addr),
+        };
+        if let Some(b) = backlog {
+            builder = builder.backlog(*b);
         }
     }
     for a in &cli.admin {
@@ -195,6 +313,20 @@ pub fn run() -> std::io::Result<()> {
             (Some(tls), n) if is_tls_name(n) => builder.listener_tls(l, tls.clone()),
             _ => builder.listener(l),
         };
+    }
+    let mut running = None;
+    let file_pid = file.as_ref().and_then(|f| f.pid_file.clone());
+    if let Some(f) = file {
+        let mut site = f.site;
+        if flags_listen {
+            site.serve_all_hosts_everywhere();
+        }
+        builder = builder.site(Arc::new(SiteCell::new(site)));
+        running = Some(Running {
+            path: cli.config.clone().unwrap_or_default(),
+            listeners_from_file: !flags_listen,
+            listeners: f.listeners.iter().map(|l| (l.address, l.tls.clone())).collect(),
+        });
     }
     let server = builder.start()?;
     for (kind, a) in server.listening() {
@@ -208,10 +340,44 @@ pub fn run() -> std::io::Result<()> {
             "weir: kernel TLS is not available here: files over TLS are read in 64 KiB pieces and encrypted in user space"
         );
     }
-    if let Some(root) = &root {
-        println!("serving files from {}", root.display());
+    match (&root, &running) {
+        (Some(root), _) => println!("serving files from {}", root.display()),
+        (None, Some(r)) => println!("serving the site of {}", r.path.display()),
+        (None, None) => eprintln!(
+            "weir: no files are served: there is no ./public here and no --root was given (the built-in endpoints answer)"
+        ),
     }
-    server.run_until_signal()
+    let pid_file = cli.pid_file.clone().or(file_pid);
+    if let Some(p) = &pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot write the pid file {}: {e}", p.display()))
+        })?;
+    }
+    let grace = server.grace();
+    let result = server.run_until_signal_with(
+        |server| match &running {
+            Some(r) => config_file::reload(server, r),
+            None => {
+                for line in server.reload_tls() {
+                    match line {
+                        Ok(l) => eprintln!("weir: {l}"),
+                        Err(l) => eprintln!("weir: error: {l}"),
+                    }
+                }
+            }
+        },
+        |signal| {
+            eprintln!(
+                "weir: {signal}: stopping; requests in flight have {} s to finish (a second signal exits at once)",
+                grace.as_secs()
+            );
+        },
+    );
+    if let Some(p) = &pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    eprintln!("weir: stopped");
+    result
 }
 
 fn invalid(message: String) -> std::io::Error {

@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod config_file;
 
 fn main() {
     if let Err(e) = cli::run() {

@@ -714,7 +714,30 @@ fn a_bind_failure_names_the_operation_and_the_address() {
     let addr = taken.local_addr().unwrap();
     let e = weir::Server::builder(App::new()).shards(1).listen(addr).start().unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
-    assert!(e.to_string().starts_with(&format!("bind {addr}: ")), "{e}");
+    assert_eq!(e.to_string(), format!("cannot listen on {addr}: address already in use"));
+}
+
+/// Regression: a second server on a port a first one holds used to start
+/// (both set SO_REUSEPORT) and take part of its connections. Its own shards
+/// still share the port.
+#[test]
+fn a_second_server_on_a_held_port_is_refused_while_shards_share_it() {
+    let first = weir::Server::builder(App::new().get("/", |_| Response::text("first")))
+        .shards(3)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .unwrap();
+    let addr = first.local_addrs()[0];
+    let e = weir::Server::builder(App::new()).shards(2).listen(addr).start().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    assert_eq!(e.to_string(), format!("cannot listen on {addr}: address already in use"));
+    // Every connection still reaches the first server's shards.
+    let first = TestServer { server: Some(first), addr };
+    for _ in 0..20 {
+        let mut c = first.connect();
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(c.read(false).body, b"first");
+    }
 }
 
 #[test]

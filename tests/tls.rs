@@ -661,3 +661,78 @@ fn pipelined_requests_and_a_large_body_over_tls() {
     assert!(got.len() > want);
     assert_eq!(get(&mut s, "/big/300000").len(), 300_000);
 }
+
+/// A TLS listener from a configuration file (the binary), and a reload
+/// that changes its certificate: new connections get the new one, a
+/// keep-alive connection made before goes on.
+#[test]
+fn a_config_file_serves_tls_and_a_reload_switches_its_certificate() {
+    use std::io::BufRead;
+    let pki = Pki::new();
+    pki.leaf("one", &["one.test"], false);
+    pki.leaf("two", &["two.test"], false);
+    let conf = pki.path("weir.toml");
+    let write = |leaf: &str| {
+        let text = format!(
+            "[builtins]\nenable = [\"ping\"]\n[[listener]]\naddress = \"127.0.0.1:0\"\ntls = true\n\
+             certificates = [{{ cert = \"{leaf}.pem\", key = \"{leaf}.key\" }}]\n\
+             [[host]]\ndefault = true\n[[host.location]]\nprefix = \"/\"\napp = true\n"
+        );
+        std::fs::write(&conf, text).unwrap();
+    };
+    write("one");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["--threads", "2", "--config"])
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr: SocketAddr =
+        first.trim().trim_start_matches("weir listening on https://").trim_end_matches('/').parse().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+
+    let mut keep = connect(addr, Some("one.test"));
+    assert_eq!(peer_cn(&keep), "one.test");
+    assert_eq!(get(&mut keep, "/ping"), "pong");
+
+    write("two");
+    let pid = i32::try_from(child.id()).unwrap();
+    weir_reactor::sys::signal::send_signal(pid, weir_reactor::sys::signal::SIGHUP).unwrap();
+    let line = loop {
+        let l = lines.recv_timeout(Duration::from_secs(10)).expect("a reload line");
+        if l.starts_with("weir: reload") {
+            break l;
+        }
+    };
+    assert!(line.starts_with("weir: reloaded"), "{line}");
+    let mut fresh = connect(addr, Some("two.test"));
+    assert_eq!(peer_cn(&fresh), "two.test");
+    assert_eq!(get(&mut fresh, "/ping"), "pong");
+    assert_eq!(get(&mut keep, "/ping"), "pong", "the connection made before the reload goes on");
+
+    // A certificate that does not load refuses the whole reload.
+    std::fs::write(pki.path("bad.pem"), "not a certificate").unwrap();
+    std::fs::write(pki.path("bad.key"), "not a key").unwrap();
+    write("bad");
+    weir_reactor::sys::signal::send_signal(pid, weir_reactor::sys::signal::SIGHUP).unwrap();
+    let line = loop {
+        let l = lines.recv_timeout(Duration::from_secs(10)).expect("a reload line");
+        if l.starts_with("weir: reload") {
+            break l;
+        }
+    };
+    assert!(line.starts_with("weir: reload refused"), "{line}");
+    assert_eq!(peer_cn(&connect(addr, Some("two.test"))), "two.test");
+    let _ = child.kill();
+    let _ = child.wait();
+}

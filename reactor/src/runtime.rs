@@ -48,12 +48,20 @@ pub struct ShardInfo<M> {
 pub struct Endpoint {
     tag: u16,
     transport: Option<Arc<dyn TransportFactory>>,
+    backlog: Option<u32>,
 }
 
 impl Endpoint {
     /// A plaintext endpoint with `tag`.
     pub fn new(tag: u16) -> Endpoint {
-        Endpoint { tag, transport: None }
+        Endpoint { tag, transport: None, backlog: None }
+    }
+
+    /// This endpoint's `listen(2)` backlog (default: the shard config's).
+    #[must_use]
+    pub fn backlog(mut self, n: u32) -> Endpoint {
+        self.backlog = Some(n);
+        self
     }
 
     /// Its connections go through transports made by `factory` (TLS, say).
@@ -174,6 +182,13 @@ impl RuntimeBuilder {
             shared,
         };
         for (addr, endpoint) in &self.addrs {
+            let opts = socket::ListenOptions { backlog: endpoint.backlog.unwrap_or(opts.backlog), ..opts };
+            // Our shards share the port through SO_REUSEPORT, which would
+            // as gladly let another process (a second weir) in beside us:
+            // first make sure nobody holds it (see `socket::check_free`).
+            if addr.port() != 0 {
+                socket::check_free(*addr, &opts)?;
+            }
             let bind = |a| socket::bind_listener(a, &opts);
             let first = bind(*addr)?;
             let actual = first.local_addr()?;

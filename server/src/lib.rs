@@ -39,6 +39,9 @@
 //! * [`ws`]: WebSocket endpoints with backpressure and cross-shard pub/sub;
 //!   [`TopicRelay`] is the smallest pub/sub endpoint.
 //! * [`StaticFiles`]: safe paths, `sendfile`, validators.
+//! * [`site`]: a configuration file's virtual hosts, locations, rewrites,
+//!   header rules and rate limits ([`ServerBuilder::site`]); swapped
+//!   whole on reload, taken by each shard at its next request.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -60,6 +63,7 @@ pub mod notify;
 mod request;
 mod response;
 mod server;
+pub mod site;
 mod static_files;
 mod stats;
 pub mod task;

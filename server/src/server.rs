@@ -11,9 +11,10 @@ use weir_reactor::{Endpoint, Runtime, WorkerPool};
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::conn::{HttpShard, Shared, TAG_ADMIN, TAG_PLAIN, TAG_TLS};
+use crate::conn::{numbered_tag, HttpShard, Shared, TAG_ADMIN, TAG_PLAIN, TAG_TLS};
 use crate::msg::Msg;
 use crate::response::Response;
+use crate::site::SiteCell;
 use crate::stats::StatsRegistry;
 use crate::ws::PubSub;
 
@@ -34,6 +35,11 @@ pub struct ServerBuilder {
     admin: Vec<SocketAddr>,
     admin_listeners: Vec<TcpListener>,
     stats: Option<Arc<StatsRegistry>>,
+    site: Option<Arc<SiteCell>>,
+    /// Per `listen`/`listen_tls` call, in order: its `listen(2)` backlog.
+    backlogs: Vec<Option<u32>>,
+    /// `listen` and `listen_tls` calls so far, in order: plain (false) or TLS.
+    order: Vec<bool>,
 }
 
 /// A running server.
@@ -45,6 +51,7 @@ pub struct Server {
     grace: Duration,
     tls: Vec<Arc<TlsAcceptor>>,
     kinds: Vec<&'static str>,
+    site: Option<Arc<SiteCell>>,
 }
 
 impl Server {
@@ -61,6 +68,9 @@ impl Server {
             admin: Vec::new(),
             admin_listeners: Vec::new(),
             stats: None,
+            site: None,
+            backlogs: Vec::new(),
+            order: Vec::new(),
         }
     }
 
@@ -83,6 +93,11 @@ impl Server {
     /// The server's counters.
     pub fn stats(&self) -> Arc<StatsRegistry> {
         self.stats.clone()
+    }
+
+    /// The configuration file's site ([`ServerBuilder::site`]), to replace on reload.
+    pub fn site(&self) -> Option<&Arc<SiteCell>> {
+        self.site.as_ref()
     }
 
     /// Re-reads every TLS listener's certificates and keys and swaps them
@@ -132,20 +147,46 @@ impl Server {
     ///
     /// Signal setup or a shard failure.
     pub fn run_until_signal(self) -> io::Result<()> {
+        self.run_until_signal_with(
+            |server| {
+                for line in server.reload_tls() {
+                    match line {
+                        Ok(l) => eprintln!("weir: {l}"),
+                        Err(l) => eprintln!("weir: error: {l}"),
+                    }
+                }
+            },
+            |_| {},
+        )
+    }
+
+    /// As [`Server::run_until_signal`], with SIGHUP handled by `on_reload`
+    /// (a configuration file's reload, say), and `on_stop` called with the
+    /// signal's name when a stop begins.
+    ///
+    /// # Errors
+    ///
+    /// Signal setup or a shard failure.
+    pub fn run_until_signal_with(
+        self,
+        mut on_reload: impl FnMut(&Server),
+        on_stop: impl FnOnce(&str),
+    ) -> io::Result<()> {
         let set = SignalSet::new(&[SIGINT, SIGTERM, SIGHUP])?;
         let fd = SignalFd::new(&set)?;
         let _ = crate::notify::sd_notify("READY=1");
-        while fd.wait()? == SIGHUP {
-            let _ = crate::notify::sd_notify(&crate::notify::reloading());
-            for line in self.reload_tls() {
-                match line {
-                    Ok(l) => eprintln!("weir: {l}"),
-                    Err(l) => eprintln!("weir: error: {l}"),
+        let signal = loop {
+            match fd.wait()? {
+                SIGHUP => {
+                    let _ = crate::notify::sd_notify(&crate::notify::reloading());
+                    on_reload(&self);
+                    let _ = crate::notify::sd_notify("READY=1");
                 }
+                other => break other,
             }
-            let _ = crate::notify::sd_notify("READY=1");
-        }
+        };
         let _ = crate::notify::sd_notify("STOPPING=1");
+        on_stop(if signal == SIGINT { "SIGINT" } else { "SIGTERM" });
         self.stop();
         std::thread::Builder::new().name("weir-signals".into()).spawn(move || loop {
             match fd.wait() {
@@ -155,6 +196,11 @@ impl Server {
             }
         })?;
         self.join()
+    }
+
+    /// The grace period a stop gives in-flight requests.
+    pub fn grace(&self) -> Duration {
+        self.grace
     }
 }
 
@@ -174,6 +220,8 @@ impl ServerBuilder {
     #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.addrs.push(addr);
+        self.order.push(false);
+        self.backlogs.push(None);
         self
     }
 
@@ -188,6 +236,31 @@ impl ServerBuilder {
     #[must_use]
     pub fn listen_tls(mut self, addr: SocketAddr, tls: Arc<TlsAcceptor>) -> Self {
         self.tls_addrs.push((addr, tls));
+        self.order.push(true);
+        self.backlogs.push(None);
+        self
+    }
+
+    /// The `listen(2)` backlog of the listener added last by
+    /// [`listen`](Self::listen) or [`listen_tls`](Self::listen_tls)
+    /// (default: the runtime's, 1024).
+    #[must_use]
+    pub fn backlog(mut self, n: u32) -> Self {
+        if let Some(last) = self.backlogs.last_mut() {
+            *last = Some(n);
+        }
+        self
+    }
+
+    /// Serves a configuration file's site: requests go through its hosts
+    /// and locations first (see [`crate::site`]). The listeners added by
+    /// [`listen`](Self::listen) and [`listen_tls`](Self::listen_tls) are
+    /// the file's, in the file's order (listener *i* serves the hosts the
+    /// file's *i*-th `[[listener]]` names). Replace the site in the cell
+    /// to reload.
+    #[must_use]
+    pub fn site(mut self, cell: Arc<SiteCell>) -> Self {
+        self.site = Some(cell);
         self
     }
 
@@ -254,6 +327,9 @@ impl ServerBuilder {
             admin,
             admin_listeners,
             stats,
+            site,
+            backlogs,
+            order,
         } = self;
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let stats = match stats {
@@ -282,28 +358,38 @@ impl ServerBuilder {
             c.max_pending_input = (config.limits.max_head + 64 * 1024).max(c.read_buffer);
         });
         // What each listener serves, in the runtime's order of addresses:
-        // those bound here first, then the pre-bound ones.
-        let kinds: Vec<&'static str> = [
-            (addrs.len(), "http"),
-            (tls_addrs.len(), "https"),
-            (admin.len(), "admin"),
-            (listeners.len(), "http"),
-            (tls_listeners.len(), "https"),
-            (admin_listeners.len(), "admin"),
-        ]
-        .iter()
-        .flat_map(|&(n, kind)| (0..n).map(move |_| kind))
-        .collect();
-        for a in addrs {
-            rt = rt.listen_on(a, Endpoint::new(TAG_PLAIN));
+        // those bound here first (in the order added, then the admin
+        // ones), then the pre-bound ones.
+        let kinds: Vec<&'static str> = order
+            .iter()
+            .map(|&is_tls| if is_tls { "https" } else { "http" })
+            .chain((0..admin.len()).map(|_| "admin"))
+            .chain((0..listeners.len()).map(|_| "http"))
+            .chain((0..tls_listeners.len()).map(|_| "https"))
+            .chain((0..admin_listeners.len()).map(|_| "admin"))
+            .collect();
+        // Listeners are bound in the order they were added; on a server
+        // with a site, each one's tag carries its index (`numbered_tag`).
+        let mut tls: Vec<Arc<TlsAcceptor>> = Vec::new();
+        let (mut plain, mut secure) = (addrs.into_iter(), tls_addrs.into_iter());
+        for (i, is_tls) in order.iter().enumerate() {
+            let tag = |kind| if site.is_some() { numbered_tag(kind, i) } else { kind };
+            let endpoint = if *is_tls {
+                let Some((a, t)) = secure.next() else { continue };
+                tls.push(t.clone());
+                (a, Endpoint::new(tag(TAG_TLS)).transport(t))
+            } else {
+                let Some(a) = plain.next() else { continue };
+                (a, Endpoint::new(tag(TAG_PLAIN)))
+            };
+            let endpoint = match backlogs.get(i).copied().flatten() {
+                Some(b) => (endpoint.0, endpoint.1.backlog(b)),
+                None => endpoint,
+            };
+            rt = rt.listen_on(endpoint.0, endpoint.1);
         }
         for l in listeners {
             rt = rt.listener_on(l, Endpoint::new(TAG_PLAIN));
-        }
-        let mut tls: Vec<Arc<TlsAcceptor>> = Vec::new();
-        for (a, t) in tls_addrs {
-            rt = rt.listen_on(a, Endpoint::new(TAG_TLS).transport(t.clone()));
-            tls.push(t);
         }
         for (l, t) in tls_listeners {
             rt = rt.listener_on(l, Endpoint::new(TAG_TLS).transport(t.clone()));
@@ -327,6 +413,9 @@ impl ServerBuilder {
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             )
         };
+        if let Some(cell) = &site {
+            cell.attach_pool(&pool);
+        }
         let shared = Arc::new(Shared {
             app,
             admin: admin_app,
@@ -334,6 +423,7 @@ impl ServerBuilder {
             pool,
             stats: stats.clone(),
             pubsub: pubsub.clone(),
+            site: site.clone(),
         });
         let registry = stats.clone();
         let ps = pubsub.clone();
@@ -344,7 +434,7 @@ impl ServerBuilder {
         })?;
         let _ = stats.shards.set(runtime.handles().clone());
         let _ = pubsub.shards.set(runtime.handles().clone());
-        Ok(Server { runtime, stats, pubsub, grace, tls, kinds })
+        Ok(Server { runtime, stats, pubsub, grace, tls, kinds, site })
     }
 }
 

@@ -84,6 +84,22 @@ pub fn ignore_sigpipe() -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `signal` to process `pid` (`kill(2)`), e.g. SIGHUP to a running
+/// server from `weir reload`.
+///
+/// # Errors
+///
+/// As `kill(2)`: `ESRCH` (no such process), `EPERM` (another user's).
+pub fn send_signal(pid: i32, signal: i32) -> io::Result<()> {
+    if pid <= 0 {
+        // 0 and negative pids name process groups: never what is meant here.
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a process id: {pid}")));
+    }
+    // SAFETY: kill(2) takes no pointers; a positive pid names one process.
+    cvt(unsafe { libc::kill(pid, signal) })?;
+    Ok(())
+}
+
 /// A signalfd: blocked signals from the set arrive as readable records.
 #[derive(Debug)]
 pub struct SignalFd {

@@ -77,6 +77,43 @@ pub fn bind_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLi
     Ok(TcpListener::from(fd))
 }
 
+/// Fails with `AddrInUse` ("cannot listen on ADDR: address already in
+/// use") if any socket holds `addr`.
+///
+/// Why: every shard binds its own listener with `SO_REUSEPORT`, and the
+/// kernel lets *any* socket of the same user with that option join the
+/// group, so a second server started on the same port would bind without
+/// error and silently receive part of the connections. A socket bound
+/// *without* `SO_REUSEPORT` conflicts with every socket on the address
+/// (a listening one above all), so binding one, then closing it at once,
+/// tells whether the address is free. (`SO_REUSEADDR` is set on it so a
+/// restart is not refused for connections in `TIME_WAIT`.) The shards
+/// then bind as before. A second server starting in the same instant,
+/// between this check and our bind, is not caught.
+///
+/// # Errors
+///
+/// `AddrInUse` as above; other errors of `socket(2)`/`bind(2)` (such as
+/// `EADDRNOTAVAIL` for an address of no interface) with the address named.
+pub fn check_free(addr: SocketAddr, opts: &ListenOptions) -> io::Result<()> {
+    let (fd, domain) = tcp_socket(&addr)?;
+    set_int_opt(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if domain == libc::AF_INET6 {
+        set_int_opt(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, libc::c_int::from(opts.v6_only))?;
+    }
+    let (storage, len) = sockaddr_from(&addr);
+    // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/in6 of
+    // exactly `len` bytes; the fd is owned and open.
+    match cvt(unsafe { libc::bind(fd.as_raw_fd(), ptr::from_ref(&storage).cast(), len) }) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("cannot listen on {addr}: address already in use"),
+        )),
+        Err(e) => Err(io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))),
+    }
+}
+
 /// `e` with the operation and the address in its message (`bind
 /// 127.0.0.1:8080: Address already in use (os error 98)`), its kind kept.
 fn with_context(e: io::Error, op: &str, addr: SocketAddr) -> io::Error {

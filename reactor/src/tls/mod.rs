@@ -181,7 +181,9 @@ struct Contexts {
 
 /// The [`TransportFactory`] of a TLS listener.
 pub struct TlsAcceptor {
-    settings: TlsSettings,
+    /// The settings of the last successful load (the certificate list
+    /// changes with [`TlsAcceptor::reload_with`]).
+    settings: RwLock<TlsSettings>,
     keys: Arc<TicketKeys>,
     current: RwLock<Arc<Contexts>>,
     stats: Arc<TlsStats>,
@@ -189,7 +191,8 @@ pub struct TlsAcceptor {
 
 impl fmt::Debug for TlsAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsAcceptor").field("certs", &self.settings.certs).finish_non_exhaustive()
+        let settings = self.settings.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.debug_struct("TlsAcceptor").field("certs", &settings.certs).finish_non_exhaustive()
     }
 }
 
@@ -209,7 +212,12 @@ impl TlsAcceptor {
             settings.session_lifetime.as_secs(),
         ));
         let contexts = build(&settings, &keys)?;
-        Ok(TlsAcceptor { settings, keys, current: RwLock::new(Arc::new(contexts)), stats: Arc::default() })
+        Ok(TlsAcceptor {
+            settings: RwLock::new(settings),
+            keys,
+            current: RwLock::new(Arc::new(contexts)),
+            stats: Arc::default(),
+        })
     }
 
     /// Re-reads the certificates and keys and, if every one checks out and
@@ -221,8 +229,26 @@ impl TlsAcceptor {
     ///
     /// As [`TlsAcceptor::new`]; nothing changed.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let contexts = build(&self.settings, &self.keys)?;
+        let settings = self.settings.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let contexts = build(&settings, &self.keys)?;
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(contexts);
+        Ok(())
+    }
+
+    /// As [`TlsAcceptor::reload`], from another list of certificates and
+    /// client CA (a configuration file that changed). The ticket keys stay,
+    /// so sessions resume across the change.
+    ///
+    /// # Errors
+    ///
+    /// As [`TlsAcceptor::new`]; nothing changed.
+    pub fn reload_with(&self, certs: Vec<CertPair>, client_ca: Option<PathBuf>) -> Result<(), TlsError> {
+        let mut settings = self.settings.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        settings.certs = certs;
+        settings.client_ca = client_ca;
+        let contexts = build(&settings, &self.keys)?;
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(contexts);
+        *self.settings.write().unwrap_or_else(std::sync::PoisonError::into_inner) = settings;
         Ok(())
     }
 

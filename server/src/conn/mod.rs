@@ -30,7 +30,8 @@
 //! ```text
 //!   request, response, head, config, middleware, static_files
 //!     <- msg (what crosses threads)  <- handler, stats, ws (the API)
-//!     <- app, builtins  <- conn (the protocols)  <- server
+//!     <- app, builtins  <- site (a configuration file's hosts)
+//!     <- conn (the protocols)  <- server
 //! ```
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use weir_reactor::{CloseReason, Ctx, Protocol, ShardCtx, WorkerPool};
 use crate::app::CompiledApp;
 use crate::config::ServerConfig;
 use crate::msg::Msg;
+use crate::site::{Site, SiteCell};
 use crate::stats::{HttpStats, StatsRegistry};
 use crate::task::client::Upstream;
 use crate::task::Executor;
@@ -58,6 +60,25 @@ pub(crate) const TAG_PLAIN: u16 = 0;
 pub(crate) const TAG_TLS: u16 = 1;
 /// The listener tag of admin listeners (plaintext; `Shared::admin` serves them).
 pub(crate) const TAG_ADMIN: u16 = 2;
+/// The part of a listener tag that says its transport ([`TAG_PLAIN`],
+/// [`TAG_TLS`]). On a server with a configuration file, the byte above
+/// holds 1 + the listener's index in the file (see [`listener_index`]);
+/// compare tags with `tag & TAG_KIND`, never whole.
+pub(crate) const TAG_KIND: u16 = 0xff;
+
+/// The tag of the `index`-th listener of a configuration file.
+pub(crate) fn numbered_tag(kind: u16, index: usize) -> u16 {
+    match u16::try_from(index + 1) {
+        Ok(n) if n < 0x100 => kind | (n << 8),
+        _ => kind,
+    }
+}
+
+/// The index in the configuration file of the listener a connection came
+/// from (`None`: not numbered, which serves every host).
+pub(crate) fn listener_index(tag: u16) -> Option<usize> {
+    usize::from(tag >> 8).checked_sub(1)
+}
 
 /// Everything the shards share.
 pub(crate) struct Shared {
@@ -68,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) pool: WorkerPool,
     pub(crate) stats: Arc<StatsRegistry>,
     pub(crate) pubsub: Arc<PubSub>,
+    /// The configuration file's site, if the server runs from one.
+    pub(crate) site: Option<Arc<SiteCell>>,
 }
 
 /// A connection's protocol state.
@@ -96,6 +119,8 @@ pub(crate) struct HttpShard {
     upgraded: Option<Box<WsConnState>>,
     /// The shard's async tasks (made in `on_start`, on the shard's thread).
     pub(crate) tasks: Option<Executor>,
+    /// The site this shard last served and its generation (see `h1::site`).
+    site: Option<(u64, Arc<Site>)>,
 }
 
 impl HttpShard {
@@ -107,6 +132,7 @@ impl HttpShard {
             ws: ShardWs::new(),
             upgraded: None,
             tasks: None,
+            site: None,
             shared,
         }
     }
@@ -120,7 +146,7 @@ impl Protocol for HttpShard {
         // A connection that never sends a byte is closed quietly after the
         // head timeout; over TLS, the handshake timeout (the handshake runs
         // inside the reads, so the first request byte ends it).
-        let first = if cx.tag() == TAG_TLS {
+        let first = if cx.tag() & TAG_KIND == TAG_TLS {
             // No Nagle over TLS from the start: TLS 1.3 sends its session
             // ticket just before the first response, which would otherwise
             // wait for the client's delayed ACK of it.

@@ -14,11 +14,11 @@ use weir_http::{normalize_path, LookupError, Method, RequestHead, Target, Versio
 use weir_reactor::Ctx;
 
 use super::{Meta, H1};
-use crate::app::Route;
+use crate::app::{CompiledApp, Route};
 use crate::conn::ws::WsConnState;
-use crate::conn::{HttpShard, TAG_ADMIN, TAG_PLAIN};
+use crate::conn::{HttpShard, TAG_ADMIN, TAG_KIND, TAG_PLAIN};
 use crate::handler::{Handler, Responder};
-use crate::middleware::{run_after, run_chain};
+use crate::middleware::{run_after, run_chain, Middleware};
 use crate::msg::{ConnAddr, Msg};
 use crate::request::{Params, Request, MAX_PARAMS};
 use crate::response::Response;
@@ -90,7 +90,7 @@ fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> Routed<'b> {
 /// The path routes match against: the raw path when it is plain UTF-8, the
 /// normalised one otherwise (so `/a/../admin` or `/%61dmin` cannot slip past
 /// a route or a middleware guarding `/admin`). `None`: not a valid path (400).
-fn routing_path(raw: &[u8], needs_norm: bool) -> Option<Cow<'_, str>> {
+pub(super) fn routing_path(raw: &[u8], needs_norm: bool) -> Option<Cow<'_, str>> {
     if !needs_norm {
         if let Ok(p) = std::str::from_utf8(raw) {
             return Some(Cow::Borrowed(p));
@@ -157,7 +157,7 @@ impl HttpShard {
             conn.stop_reading();
         }
         if let Some(port) = self.shared.config.redirect_https {
-            if cx.tag() == TAG_PLAIN {
+            if cx.tag() & TAG_KIND == TAG_PLAIN {
                 let resp = https_redirect(head, buf, port);
                 return self.complete(conn, cx, resp, meta);
             }
@@ -168,9 +168,14 @@ impl HttpShard {
             Routed::Fail(status) => return self.fail(conn, cx, status),
         };
         let query = query.and_then(|q| std::str::from_utf8(q).ok());
+        let admin = self.shared.admin.is_some() && cx.tag() & TAG_KIND == TAG_ADMIN;
+        if self.shared.site.is_some() && !admin {
+            // A configuration file's hosts and locations (module `site`).
+            return self.dispatch_site(conn, cx, buf, head, body, meta, raw_path, query, needs_norm);
+        }
         let shared = self.shared.clone();
         let app = match &shared.admin {
-            Some(admin) if cx.tag() == TAG_ADMIN => admin,
+            Some(admin_app) if admin => admin_app,
             _ => &shared.app,
         };
         let method = head.method_bytes(buf);
@@ -193,6 +198,27 @@ impl HttpShard {
             None if needs_norm => app.exact(method, path.as_bytes()).map(|(_, route)| route),
             None => None,
         };
+        let req = Request { buf, head, path, query, params: Params::EMPTY, body };
+        self.run_app(conn, cx, app, &req, exact, meta, &[]);
+    }
+
+    /// Routes `req` among the app's routes (`exact`: already found by the
+    /// fast path) and runs its handler. `rules`: a site's header rules,
+    /// run around inline answers (empty without a configuration file).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_app(
+        &mut self,
+        conn: &mut H1,
+        cx: &mut Ctx<'_, Msg>,
+        app: &CompiledApp,
+        req: &Request<'_>,
+        exact: Option<&Route>,
+        meta: Meta,
+        rules: &[Arc<dyn Middleware>],
+    ) {
+        let Request { buf, head, path, query, body, .. } = *req;
+        let method = head.method_bytes(buf);
         let lookup;
         let pairs;
         let (route, params): (&Route, Params<'_>) = match exact {
@@ -211,13 +237,15 @@ impl HttpShard {
                         (m.value, Params::from_slice(&pairs[..n]))
                     }
                     Err(err) => {
-                        let req = Request { buf, head, path, query, params: Params::EMPTY, body };
-                        let resp = match err {
-                            LookupError::NotFound => run_chain(&app.global, &req, || Response::error(404)),
-                            LookupError::MethodNotAllowed { allow } => run_chain(&app.global, &req, || {
+                        let mut resp = match err {
+                            LookupError::NotFound => run_chain(&app.global, req, || Response::error(404)),
+                            LookupError::MethodNotAllowed { allow } => run_chain(&app.global, req, || {
                                 Response::error(405).with_header("Allow", allow.as_bytes().to_vec())
                             }),
                         };
+                        if !rules.is_empty() {
+                            run_after(rules, req, &mut resp);
+                        }
                         return self.complete(conn, cx, resp, meta);
                     }
                 }
@@ -233,7 +261,10 @@ impl HttpShard {
 
         match &route.handler {
             Handler::Inline(f) => {
-                let resp = run_chain(&route.chain, &req, || f(&req));
+                let mut resp = run_chain(&route.chain, &req, || f(&req));
+                if !rules.is_empty() {
+                    run_after(rules, &req, &mut resp);
+                }
                 self.complete(conn, cx, resp, meta);
             }
             Handler::Workers(f) => {
@@ -241,6 +272,7 @@ impl HttpShard {
                 let owned = req.to_owned();
                 let f = f.clone();
                 let chain = route.chain.clone();
+                let shared = self.shared.clone();
                 let job = move || {
                     let req = owned.as_request();
                     // A panicking handler answers 500 for its own request

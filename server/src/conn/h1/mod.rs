@@ -54,6 +54,7 @@ use crate::task::TaskGuard;
 
 mod dispatch;
 mod output;
+mod site;
 mod tasks;
 
 /// What the next input bytes of a connection are.

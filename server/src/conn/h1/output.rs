@@ -17,7 +17,7 @@ use weir_http::{
 use weir_reactor::{Chunk, Ctx, FileRange, SharedBytes};
 
 use super::{Meta, Pending, Reading, Stream, Writing, H1};
-use crate::conn::{HttpShard, TAG_TLS};
+use crate::conn::{HttpShard, TAG_KIND, TAG_TLS};
 use crate::head::{ConnHeader, Framing};
 use crate::middleware::{run_after, Chain};
 use crate::msg::{ConnAddr, Msg, StreamTarget};
@@ -133,7 +133,7 @@ impl HttpShard {
 
     fn write_response(&mut self, conn: &mut H1, cx: &mut Ctx<'_, Msg>, resp: Response, meta: Meta) {
         let resp = match &self.shared.config.hsts {
-            Some(v) if cx.tag() == TAG_TLS => with_hsts(resp, v),
+            Some(v) if cx.tag() & TAG_KIND == TAG_TLS => with_hsts(resp, v),
             _ => resp,
         };
         let Response { status, content_type, headers, body, close } = resp;
