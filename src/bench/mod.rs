@@ -205,7 +205,16 @@ fn build_request(args: &BenchArgs, target: &Target) -> io::Result<String> {
     {
         return Err(invalid(format!("--method {method:?}: not a token")));
     }
-    let mut req = format!("{method} {} HTTP/1.1\r\nHost: {}\r\n", target.path, target.host_header());
+    // A `-H 'Host: ...'` replaces the URL's host (one Host field only:
+    // servers answer two with 400, RFC 9112 §3.2).
+    let host_given = args
+        .headers
+        .iter()
+        .any(|h| h.split_once(':').is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case("host")));
+    let mut req = format!("{method} {} HTTP/1.1\r\n", target.path);
+    if !host_given {
+        req.push_str(&format!("Host: {}\r\n", target.host_header()));
+    }
     for h in &args.headers {
         let (name, value) =
             h.split_once(':').ok_or_else(|| invalid(format!("-H {h:?}: expected NAME: VALUE")))?;
@@ -406,6 +415,10 @@ mod tests {
             build_request(&a, &t).unwrap(),
             "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi"
         );
+        // A Host given with -H replaces the URL's: one Host field only.
+        let a = args(&["http://127.0.0.1:9/", "-H", "host: bench.test"]);
+        let t = Target::parse(&a.url).unwrap();
+        assert_eq!(build_request(&a, &t).unwrap(), "GET / HTTP/1.1\r\nhost: bench.test\r\n\r\n");
         let a = args(&["http://localhost/", "--method", "GE T"]);
         assert!(build_request(&a, &Target::parse(&a.url).unwrap()).is_err());
         let a = args(&["http://localhost/", "-H", "no colon"]);
