@@ -72,6 +72,10 @@ pub struct Cli {
     /// responses, e.g. 31536000.
     #[arg(long, value_name = "SECONDS")]
     pub hsts: Option<u64>,
+    /// Serve HTTP/2 too: h2c (prior knowledge) on plaintext listeners, and
+    /// `h2` offered by ALPN on TLS listeners (docs/http2.md).
+    #[arg(long)]
+    pub http2: bool,
     /// A subcommand instead of serving (none: run the server).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -152,7 +156,8 @@ pub fn run() -> std::io::Result<()> {
     } else {
         cli.listen
     };
-    let tls = tls_acceptor(&cli.tls, &cli.cert, cli.tls_client_ca.clone(), cli.tls_ticket_key.clone())?;
+    let tls =
+        tls_acceptor(&cli.tls, &cli.cert, cli.tls_client_ca.clone(), cli.tls_ticket_key.clone(), cli.http2)?;
     let mut config = ServerConfig { pin_cores: cli.pin, ..ServerConfig::default() };
     if cli.redirect_https {
         let Some(first) = cli.tls.first() else {
@@ -161,6 +166,9 @@ pub fn run() -> std::io::Result<()> {
         config.redirect_https = Some(first.port());
     }
     config.hsts = cli.hsts.map(|secs| format!("max-age={secs}"));
+    if cli.http2 {
+        config.http2 = Some(weir_h2::Config::default());
+    }
     let mut builder = Server::builder(app).shards(shards).stats(stats).config(config);
     for a in &listen {
         builder = builder.listen(*a);
@@ -196,6 +204,7 @@ fn tls_acceptor(
     certs: &[String],
     client_ca: Option<PathBuf>,
     ticket_key: Option<PathBuf>,
+    http2: bool,
 ) -> std::io::Result<Option<Arc<TlsAcceptor>>> {
     if addrs.is_empty() {
         if !certs.is_empty() {
@@ -215,6 +224,9 @@ fn tls_acceptor(
     }
     let mut settings = TlsSettings::new(pairs);
     settings.client_ca = client_ca;
+    if http2 {
+        settings.alpn = weir_reactor::tls::ALPN_H2_HTTP1;
+    }
     if let Some(path) = ticket_key {
         settings.ticket_secret = TicketSecret::File(path);
     }

@@ -46,10 +46,12 @@ use crate::task::Executor;
 use crate::ws::{PubSub, ShardWs};
 
 mod h1;
+mod h2;
 mod tasks;
 mod ws;
 
 use self::h1::{ShardH1, H1};
+use self::h2::H2;
 use self::ws::WsConnState;
 
 /// The listener tag of plaintext listeners.
@@ -72,6 +74,9 @@ pub(crate) enum Conn {
     H1(H1),
     /// WebSocket, after a successful upgrade.
     Ws(Box<WsConnState>),
+    /// HTTP/2: the connection opened with the HTTP/2 preface (h2c, or
+    /// ALPN `h2` over TLS); see module `h2`.
+    H2(Box<H2>),
     /// An outbound connection of an async handler's HTTP client.
     Upstream(Box<Upstream>),
 }
@@ -132,6 +137,25 @@ impl Protocol for HttpShard {
     fn on_data(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
         match conn {
             Conn::H1(h1) => {
+                // HTTP/2's preface starts with `P`; over TLS, ALPN may have
+                // chosen `h2`. Two comparisons for an HTTP/1.1 request.
+                if (data.first() == Some(&b'P') || cx.tag() == TAG_TLS) && h1.is_fresh() {
+                    if let Some(cfg) = self.shared.config.http2 {
+                        // ALPN `h2`: HTTP/2 whatever the bytes (a bad
+                        // preface is then answered GOAWAY, RFC 9113 §3.4).
+                        let alpn_h2 = cx.tag() == TAG_TLS && cx.alpn() == Some(&b"h2"[..]);
+                        let sniffed = if alpn_h2 { h2::Sniff::H2 } else { h2::sniff(data) };
+                        match sniffed {
+                            h2::Sniff::NeedMore => return 0,
+                            h2::Sniff::H2 => {
+                                *conn = Conn::H2(Box::new(self.h2_start(cx, cfg)));
+                                let Conn::H2(state) = conn else { unreachable!("just set") };
+                                return self.h2_data(state, cx, data);
+                            }
+                            h2::Sniff::No => {}
+                        }
+                    }
+                }
                 let used = self.h1_data(h1, cx, data);
                 match self.upgraded.take() {
                     None => used,
@@ -144,6 +168,7 @@ impl Protocol for HttpShard {
                 }
             }
             Conn::Ws(state) => ws::on_data(self, state, cx, data),
+            Conn::H2(state) => self.h2_data(state, cx, data),
             Conn::Upstream(up) => up.on_data(cx, data),
         }
     }
@@ -163,7 +188,7 @@ impl Protocol for HttpShard {
     fn on_eof(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
         match conn {
             Conn::H1(h1) => self.h1_eof(h1, cx),
-            Conn::Ws(_) => cx.close(),
+            Conn::Ws(_) | Conn::H2(_) => cx.close(),
             Conn::Upstream(up) => up.on_eof(cx),
         }
     }
@@ -172,6 +197,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_writable(h1, cx),
             Conn::Ws(state) => ws::on_writable(self, state, cx),
+            Conn::H2(state) => self.h2_writable(state, cx),
             Conn::Upstream(_) => {}
         }
     }
@@ -180,6 +206,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_timer(h1, cx),
             Conn::Ws(state) => ws::on_timer(self, state, cx),
+            Conn::H2(state) => self.h2_timer(state, cx),
             Conn::Upstream(up) => up.on_timer(cx),
         }
     }
@@ -188,6 +215,7 @@ impl Protocol for HttpShard {
         match (conn, msg) {
             (Conn::Ws(state), Msg::Ws(m)) => ws::on_message(self, state, cx, m),
             (Conn::H1(h1), msg) => self.h1_message(h1, cx, msg),
+            (Conn::H2(state), msg) => self.h2_message(state, cx, msg),
             // A late answer or chunk for a connection that has upgraded since.
             (Conn::Ws(_) | Conn::Upstream(_), _) => {}
         }
@@ -203,6 +231,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::Ws(state) => ws::on_close(self, state),
             Conn::Upstream(up) => up.on_close(),
+            Conn::H2(state) => self.h2_close(&state),
             // Dropping the state drops the guards of its unanswered async
             // tasks, which cancels them (see `crate::task::TaskGuard`).
             Conn::H1(_) => {}
@@ -244,6 +273,7 @@ impl Protocol for HttpShard {
         for token in shard.tokens() {
             shard.with_conn(token, |conn, cx| match conn {
                 Conn::Ws(state) => ws::on_shutdown(&mut self.ws, state, cx),
+                Conn::H2(state) => self.h2_shutdown(state, cx),
                 // Busy connections finish their request; its answer carries
                 // `Connection: close` (see `h1::output`).
                 Conn::H1(h1) if h1.is_idle() => cx.close(),
