@@ -97,6 +97,9 @@ pub(crate) struct HttpShard {
     upgraded: Option<Box<WsConnState>>,
     /// The shard's async tasks (made in `on_start`, on the shard's thread).
     pub(crate) tasks: Option<Executor>,
+    /// `ServerConfig::http2`, copied here so that HTTP/1.1's reads test
+    /// one field of the shard before anything else when it is off.
+    h2: Option<weir_h2::Config>,
 }
 
 impl HttpShard {
@@ -108,6 +111,7 @@ impl HttpShard {
             ws: ShardWs::new(),
             upgraded: None,
             tasks: None,
+            h2: shared.config.http2,
             shared,
         }
     }
@@ -137,10 +141,10 @@ impl Protocol for HttpShard {
     fn on_data(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
         match conn {
             Conn::H1(h1) => {
-                // HTTP/2's preface starts with `P`; over TLS, ALPN may have
-                // chosen `h2`. Two comparisons for an HTTP/1.1 request.
-                if (data.first() == Some(&b'P') || cx.tag() == TAG_TLS) && h1.is_fresh() {
-                    if let Some(cfg) = self.shared.config.http2 {
+                // With HTTP/2 on: its preface starts with `P`, and over TLS
+                // ALPN may have chosen `h2`. With it off, one test.
+                if let Some(cfg) = self.h2 {
+                    if (data.first() == Some(&b'P') || cx.tag() == TAG_TLS) && h1.is_fresh() {
                         // ALPN `h2`: HTTP/2 whatever the bytes (a bad
                         // preface is then answered GOAWAY, RFC 9113 §3.4).
                         let alpn_h2 = cx.tag() == TAG_TLS && cx.alpn() == Some(&b"h2"[..]);
