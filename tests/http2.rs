@@ -505,3 +505,56 @@ fn hpack_bomb_and_too_many_streams_are_bounded() {
     let refused = frames.iter().filter(|f| f.0 == kind::RST_STREAM && f.3 == [0, 0, 0, 7]).count();
     assert_eq!(refused, 1, "stream 257 refused");
 }
+
+#[test]
+fn shutdown_sends_goaway_in_two_phases_and_open_streams_finish() {
+    let mut s = serve();
+    let mut c = Raw::connect(s.plain);
+    let mut out = Vec::new();
+    c.get(&mut out, 1, "/slow", flag::END_STREAM | flag::END_HEADERS);
+    c.send(&out);
+    // Wait for the server's SETTINGS so that the stream is in before the stop.
+    let mut buf = vec![0u8; 4096];
+    let n = c.sock.read(&mut buf).unwrap();
+    assert!(n >= FRAME_HEADER_LEN);
+    std::thread::sleep(Duration::from_millis(50));
+    let server = s.server.take().unwrap();
+    server.stop();
+    // Phase one: GOAWAY(2^31-1) and a PING; answered with the PING's ACK.
+    let mut got = Vec::new();
+    let ping = loop {
+        let n = c.sock.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the PING");
+        got.extend_from_slice(&buf[..n]);
+        let mut b = &got[..];
+        let mut found = None;
+        while let Some(h) = FrameHeader::parse(b) {
+            let end = FRAME_HEADER_LEN + h.len as usize;
+            if b.len() < end {
+                break;
+            }
+            if h.kind == kind::PING {
+                found = Some(b[FRAME_HEADER_LEN..end].to_vec());
+            }
+            b = &b[end..];
+        }
+        if let Some(p) = found {
+            break p;
+        }
+    };
+    let mut ack = Vec::new();
+    frame::encode_ping(&mut ack, true, ping.try_into().unwrap());
+    c.send(&ack);
+    c.buf = got;
+    let frames = c.frames_until_closed();
+    let goaways: Vec<u32> = frames
+        .iter()
+        .filter(|f| f.0 == kind::GOAWAY)
+        .map(|f| u32::from_be_bytes(f.3[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(goaways, [frame::MAX_WINDOW, 1], "phase one names 2^31-1, phase two the last stream");
+    let body: Vec<u8> =
+        frames.iter().filter(|f| f.0 == kind::DATA && f.2 == 1).flat_map(|f| f.3.clone()).collect();
+    assert_eq!(body, b"slow", "the open stream finished");
+    let _ = server.join();
+}
