@@ -102,6 +102,10 @@ pub struct Cli {
     /// responses, e.g. 31536000.
     #[arg(long, value_name = "SECONDS")]
     pub hsts: Option<u64>,
+    /// Serve HTTP/2 too: h2c (prior knowledge) on plaintext listeners, and
+    /// `h2` offered by ALPN on TLS listeners (docs/http2.md).
+    #[arg(long)]
+    pub http2: bool,
     /// A subcommand instead of serving (none: run the server).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -200,12 +204,19 @@ pub fn run() -> std::io::Result<()> {
 
     // The listeners: the flags', else the file's, else 127.0.0.1:8080.
     let flags_listen = !cli.listen.is_empty() || !cli.tls.is_empty();
+    if cli.http2 && file.is_some() {
+        // HTTP/2 streams do not go through a configuration file's hosts
+        // and locations yet: refuse rather than serve a site without its
+        // rules (rate limits, rewrites, headers).
+        return Err(invalid("--http2 does not go with --config yet".into()));
+    }
     let tls = tls_acceptor(
         &cli.tls,
         inherited_tls,
         &cli.cert,
         cli.tls_client_ca.clone(),
         cli.tls_ticket_key.clone(),
+        cli.http2,
     )?;
     let mut listeners: Vec<(SocketAddr, Option<Arc<TlsAcceptor>>, Option<u32>)> = Vec::new();
     match &file {
@@ -294,6 +305,9 @@ pub fn run() -> std::io::Result<()> {
         config.redirect_https = Some(first.port());
     }
     config.hsts = cli.hsts.map(|secs| format!("max-age={secs}"));
+    if cli.http2 {
+        config.http2 = Some(weir_h2::Config::default());
+    }
     let mut builder = Server::builder(app).shards(shards).stats(stats).config(config);
     for (addr, tls, backlog) in &listeners {
         builder = match tls {
@@ -391,6 +405,7 @@ fn tls_acceptor(
     certs: &[String],
     client_ca: Option<PathBuf>,
     ticket_key: Option<PathBuf>,
+    http2: bool,
 ) -> std::io::Result<Option<Arc<TlsAcceptor>>> {
     if addrs.is_empty() && !inherited {
         if !certs.is_empty() {
@@ -410,6 +425,9 @@ fn tls_acceptor(
     }
     let mut settings = TlsSettings::new(pairs);
     settings.client_ca = client_ca;
+    if http2 {
+        settings.alpn = weir_reactor::tls::ALPN_H2_HTTP1;
+    }
     if let Some(path) = ticket_key {
         settings.ticket_secret = TicketSecret::File(path);
     }

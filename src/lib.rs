@@ -5,6 +5,7 @@
 //!
 //! * [`reactor`] — the epoll event loop (any TCP protocol).
 //! * [`http`] — sans-IO HTTP/1.1.
+//! * [`h2`] — sans-IO HTTP/2.
 //! * [`ws`] — sans-IO WebSocket.
 //! * everything else — the HTTP/WebSocket framework and server.
 //!
@@ -12,6 +13,7 @@
 //! package too, behind the default feature `cli`; depend on
 //! `weir = { default-features = false }` for the library without clap.
 
+pub use weir_h2 as h2;
 pub use weir_http as http;
 pub use weir_reactor as reactor;
 pub use weir_server::*;

@@ -280,6 +280,12 @@ impl<M: Send + 'static> Ctx<'_, M> {
         self.io.stream.local_addr()
     }
 
+    /// The protocol chosen by the transport's handshake (TLS ALPN: e.g.
+    /// `b"h2"`), if any; see [`Transport::alpn`](crate::Transport::alpn).
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.io.layer.as_ref().and_then(|l| l.transport.alpn())
+    }
+
     /// Sets `TCP_NODELAY` (send small segments at once, no Nagle delay).
     ///
     /// # Errors

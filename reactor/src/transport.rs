@@ -109,6 +109,13 @@ pub trait Transport: fmt::Debug {
         false
     }
 
+    /// The application protocol the peer and this side agreed on during the
+    /// transport's handshake (TLS ALPN, RFC 7301), e.g. `b"h2"`; `None`
+    /// when none was, or the transport has no such step.
+    fn alpn(&self) -> Option<&[u8]> {
+        None
+    }
+
     /// Ends the sending half: whatever the transport says at its end, then
     /// `shutdown(SHUT_WR)`.
     ///

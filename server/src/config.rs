@@ -56,6 +56,12 @@ pub struct ServerConfig {
     /// TLS listeners add `Strict-Transport-Security` with this value to
     /// every response that does not set it (e.g. `max-age=31536000`).
     pub hsts: Option<String>,
+    /// HTTP/2 (see `docs/http2.md`): `Some` turns it on, with these
+    /// settings and bounds. Plaintext listeners then take a connection
+    /// that opens with the HTTP/2 preface as h2c (prior knowledge), and
+    /// TLS listeners one whose client chose `h2` by ALPN (the acceptor must
+    /// offer it: `TlsSettings::alpn = ALPN_H2_HTTP1`). `None`: HTTP/1.1 only.
+    pub http2: Option<weir_h2::Config>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +85,7 @@ impl Default for ServerConfig {
             tls_handshake_timeout: Duration::from_secs(10),
             redirect_https: None,
             hsts: None,
+            http2: None,
         }
     }
 }

@@ -40,6 +40,10 @@ pub(crate) enum Msg {
     /// the bounded data lane and the end the control lane, which the shard
     /// drains first; the count lets the end wait for chunks behind it.)
     StreamEnd(u64),
+    /// A piece of a streamed body of HTTP/2 stream `.0`.
+    H2Chunk(u32, Vec<u8>),
+    /// HTTP/2 stream `.0`'s streamed body is complete after `.1` chunks.
+    H2End(u32, u64),
     /// WebSocket traffic.
     Ws(WsMsg),
     /// For the shard: wake the async task with this id (a waker called on
@@ -119,5 +123,31 @@ impl StreamOut for StreamTarget {
     fn end(&self, chunks: u64) {
         // The end must not be lost (the client would wait for it): control lane.
         self.to.send(Msg::StreamEnd(chunks));
+    }
+}
+
+/// Where a streamed body of an HTTP/2 stream goes: as [`StreamTarget`],
+/// with the stream's id on every message.
+#[derive(Debug)]
+pub(crate) struct H2StreamTarget {
+    pub(crate) to: ConnAddr,
+    pub(crate) stream: u32,
+    pub(crate) gone: Arc<AtomicBool>,
+}
+
+impl StreamOut for H2StreamTarget {
+    fn chunk(&self, chunk: Vec<u8>) -> Result<(), SinkError> {
+        if self.gone.load(Ordering::Acquire) {
+            return Err(SinkError::Closed);
+        }
+        match self.to.try_send(Msg::H2Chunk(self.stream, chunk)) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(Msg::H2Chunk(_, chunk))) => Err(SinkError::Full(chunk)),
+            Err(_) => Err(SinkError::Closed),
+        }
+    }
+
+    fn end(&self, chunks: u64) {
+        self.to.send(Msg::H2End(self.stream, chunks));
     }
 }

@@ -331,6 +331,14 @@ impl ServerBuilder {
             backlogs,
             order,
         } = self;
+        if site.is_some() && config.http2.is_some() {
+            // HTTP/2 streams are routed by the app alone: they would skip
+            // the site's hosts, locations and rate limits.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "HTTP/2 does not go with a configuration file's site yet",
+            ));
+        }
         let app = app.compile().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let stats = match stats {
             Some(s) if s.http.len() == shards => s,

@@ -16,6 +16,13 @@ pub struct HttpStats {
     pub by_class: [AtomicU64; 5],
     /// WebSocket connections upgraded.
     pub ws_upgrades: AtomicU64,
+    /// HTTP/2 connections (h2 by ALPN, or h2c with prior knowledge).
+    pub h2_connections: AtomicU64,
+    /// HTTP/2 requests dispatched.
+    pub h2_requests: AtomicU64,
+    /// HTTP/2 cost budget charges by reason (`weir_h2::Cost::ALL` order),
+    /// added when each connection closes.
+    pub h2_budget: [AtomicU64; weir_h2::Cost::ALL.len()],
 }
 
 impl HttpStats {
@@ -27,6 +34,20 @@ impl HttpStats {
 
     pub(crate) fn count_upgrade(&self) {
         bump(&self.ws_upgrades);
+    }
+
+    pub(crate) fn count_h2_connection(&self) {
+        bump(&self.h2_connections);
+    }
+
+    pub(crate) fn count_h2_request(&self) {
+        bump(&self.h2_requests);
+    }
+
+    pub(crate) fn add_h2_budget(&self, b: &weir_h2::Budget) {
+        for (c, n) in self.h2_budget.iter().zip(b.counts()) {
+            c.store(c.load(Relaxed) + n, Relaxed);
+        }
     }
 }
 
@@ -91,6 +112,20 @@ impl StatsRegistry {
         obj.remove("shard");
         obj.insert("uptime_secs".into(), self.started.elapsed().as_secs_f64().into());
         obj.insert("shards".into(), per_shard.into());
+        let h2: u64 = self.http.iter().map(|h| h.h2_connections.load(Relaxed)).sum();
+        if h2 > 0 {
+            let budget: serde_json::Map<String, serde_json::Value> = weir_h2::Cost::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let n: u64 = self.http.iter().map(|h| h.h2_budget[i].load(Relaxed)).sum();
+                    (c.name().to_owned(), n.into())
+                })
+                .collect();
+            let requests: u64 = self.http.iter().map(|h| h.h2_requests.load(Relaxed)).sum();
+            let v = serde_json::json!({ "connections": h2, "requests": requests, "budget_charges": budget });
+            obj.insert("http2".into(), v);
+        }
         if let Some(tls) = self.tls.get().filter(|t| !t.is_empty()) {
             obj.insert("tls".into(), tls.iter().map(|t| Self::tls_json(t)).collect::<Vec<_>>().into());
         }

@@ -326,6 +326,10 @@ impl Transport for TlsStream {
         self.ktls
     }
 
+    fn alpn(&self) -> Option<&[u8]> {
+        self.ssl.selected_alpn_protocol()
+    }
+
     fn has_buffered_input(&self) -> bool {
         matches!(self.state, State::Open) && ffi::has_pending(&self.ssl)
     }

@@ -48,10 +48,12 @@ use crate::task::Executor;
 use crate::ws::{PubSub, ShardWs};
 
 mod h1;
+mod h2;
 mod tasks;
 mod ws;
 
 use self::h1::{ShardH1, H1};
+use self::h2::H2;
 use self::ws::WsConnState;
 
 /// The listener tag of plaintext listeners.
@@ -99,6 +101,9 @@ pub(crate) enum Conn {
     H1(H1),
     /// WebSocket, after a successful upgrade.
     Ws(Box<WsConnState>),
+    /// HTTP/2: the connection opened with the HTTP/2 preface (h2c, or
+    /// ALPN `h2` over TLS); see module `h2`.
+    H2(Box<H2>),
     /// An outbound connection of an async handler's HTTP client.
     Upstream(Box<Upstream>),
 }
@@ -121,6 +126,9 @@ pub(crate) struct HttpShard {
     pub(crate) tasks: Option<Executor>,
     /// The site this shard last served and its generation (see `h1::site`).
     site: Option<(u64, Arc<Site>)>,
+    /// `ServerConfig::http2`, copied here so that HTTP/1.1's reads test
+    /// one field of the shard before anything else when it is off.
+    h2: Option<weir_h2::Config>,
 }
 
 impl HttpShard {
@@ -133,6 +141,7 @@ impl HttpShard {
             upgraded: None,
             tasks: None,
             site: None,
+            h2: shared.config.http2,
             shared,
         }
     }
@@ -162,6 +171,29 @@ impl Protocol for HttpShard {
     fn on_data(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>, data: &mut [u8]) -> usize {
         match conn {
             Conn::H1(h1) => {
+                // With HTTP/2 on: its preface starts with `P`, and over TLS
+                // ALPN may have chosen `h2`. With it off, one test.
+                if let Some(cfg) = self.h2 {
+                    // The admin listener speaks HTTP/1.1 only: its
+                    // endpoints are routed there, not by HTTP/2's dispatch.
+                    let kind = cx.tag() & TAG_KIND;
+                    if (data.first() == Some(&b'P') || kind == TAG_TLS) && kind != TAG_ADMIN && h1.is_fresh()
+                    {
+                        // ALPN `h2`: HTTP/2 whatever the bytes (a bad
+                        // preface is then answered GOAWAY, RFC 9113 §3.4).
+                        let alpn_h2 = kind == TAG_TLS && cx.alpn() == Some(&b"h2"[..]);
+                        let sniffed = if alpn_h2 { h2::Sniff::H2 } else { h2::sniff(data) };
+                        match sniffed {
+                            h2::Sniff::NeedMore => return 0,
+                            h2::Sniff::H2 => {
+                                *conn = Conn::H2(Box::new(self.h2_start(cx, cfg)));
+                                let Conn::H2(state) = conn else { unreachable!("just set") };
+                                return self.h2_data(state, cx, data);
+                            }
+                            h2::Sniff::No => {}
+                        }
+                    }
+                }
                 let used = self.h1_data(h1, cx, data);
                 match self.upgraded.take() {
                     None => used,
@@ -174,6 +206,7 @@ impl Protocol for HttpShard {
                 }
             }
             Conn::Ws(state) => ws::on_data(self, state, cx, data),
+            Conn::H2(state) => self.h2_data(state, cx, data),
             Conn::Upstream(up) => up.on_data(cx, data),
         }
     }
@@ -193,7 +226,7 @@ impl Protocol for HttpShard {
     fn on_eof(&mut self, conn: &mut Conn, cx: &mut Ctx<'_, Msg>) {
         match conn {
             Conn::H1(h1) => self.h1_eof(h1, cx),
-            Conn::Ws(_) => cx.close(),
+            Conn::Ws(_) | Conn::H2(_) => cx.close(),
             Conn::Upstream(up) => up.on_eof(cx),
         }
     }
@@ -202,6 +235,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_writable(h1, cx),
             Conn::Ws(state) => ws::on_writable(self, state, cx),
+            Conn::H2(state) => self.h2_writable(state, cx),
             Conn::Upstream(_) => {}
         }
     }
@@ -210,6 +244,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::H1(h1) => self.h1_timer(h1, cx),
             Conn::Ws(state) => ws::on_timer(self, state, cx),
+            Conn::H2(state) => self.h2_timer(state, cx),
             Conn::Upstream(up) => up.on_timer(cx),
         }
     }
@@ -218,6 +253,7 @@ impl Protocol for HttpShard {
         match (conn, msg) {
             (Conn::Ws(state), Msg::Ws(m)) => ws::on_message(self, state, cx, m),
             (Conn::H1(h1), msg) => self.h1_message(h1, cx, msg),
+            (Conn::H2(state), msg) => self.h2_message(state, cx, msg),
             // A late answer or chunk for a connection that has upgraded since.
             (Conn::Ws(_) | Conn::Upstream(_), _) => {}
         }
@@ -233,6 +269,7 @@ impl Protocol for HttpShard {
         match conn {
             Conn::Ws(state) => ws::on_close(self, state),
             Conn::Upstream(up) => up.on_close(),
+            Conn::H2(state) => self.h2_close(&state),
             // Dropping the state drops the guards of its unanswered async
             // tasks, which cancels them (see `crate::task::TaskGuard`).
             Conn::H1(_) => {}
@@ -274,6 +311,7 @@ impl Protocol for HttpShard {
         for token in shard.tokens() {
             shard.with_conn(token, |conn, cx| match conn {
                 Conn::Ws(state) => ws::on_shutdown(&mut self.ws, state, cx),
+                Conn::H2(state) => self.h2_shutdown(state, cx),
                 // Busy connections finish their request; its answer carries
                 // `Connection: close` (see `h1::output`).
                 Conn::H1(h1) if h1.is_idle() => cx.close(),

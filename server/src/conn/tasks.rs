@@ -28,10 +28,10 @@ impl HttpShard {
         for (owner, resp) in done.drain(..) {
             // The connection may be gone (its guard then cancelled the task
             // first, so this is rare): the answer is dropped.
-            shard.with_conn(owner.token, |conn, cx| {
-                if let Conn::H1(h1) = conn {
-                    self.h1_task_done(h1, cx, owner.seq, resp);
-                }
+            shard.with_conn(owner.token, |conn, cx| match conn {
+                Conn::H1(h1) => self.h1_task_done(h1, cx, owner.seq, resp),
+                Conn::H2(h2) => self.h2_task_done(h2, cx, owner.seq, resp),
+                _ => {}
             });
         }
         if let Some(tasks) = self.tasks.as_mut() {

@@ -24,7 +24,7 @@ use crate::request::{Params, Request, MAX_PARAMS};
 use crate::response::Response;
 
 /// What a request target means for routing.
-enum Routed<'b> {
+pub(in crate::conn) enum Routed<'b> {
     /// A path (still raw) and its query; `needs_norm`: the path must be
     /// percent-decoded or have dot segments removed before routing.
     Path { raw: &'b [u8], query: Option<&'b [u8]>, needs_norm: bool },
@@ -37,7 +37,7 @@ enum Routed<'b> {
 /// A target that is not a path (rare): small, so the common return of
 /// [`route_target`] stays a few words.
 #[derive(Debug, Clone, Copy)]
-enum Special {
+pub(in crate::conn) enum Special {
     /// `OPTIONS *` (RFC 9110 §9.3.7): the server as a whole.
     OptionsAsterisk,
     /// `*` with another method.
@@ -48,7 +48,7 @@ enum Special {
 
 impl Special {
     #[cold]
-    fn answer(self) -> Response {
+    pub(in crate::conn) fn answer(self) -> Response {
         match self {
             Special::OptionsAsterisk => {
                 Response::new(204).with_header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
@@ -63,7 +63,7 @@ impl Special {
 /// Splits the target of `head` for routing. (Inlined: called once per
 /// request, and its result is a few words the caller takes apart.)
 #[inline(always)]
-fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> Routed<'b> {
+pub(in crate::conn) fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> Routed<'b> {
     let raw_target = head.target(buf);
     let connect = head.method() == Method::Connect;
     let (raw, query, needs_norm) = match raw_target.first() {
@@ -90,7 +90,7 @@ fn route_target<'b>(head: &RequestHead, buf: &'b [u8]) -> Routed<'b> {
 /// The path routes match against: the raw path when it is plain UTF-8, the
 /// normalised one otherwise (so `/a/../admin` or `/%61dmin` cannot slip past
 /// a route or a middleware guarding `/admin`). `None`: not a valid path (400).
-pub(super) fn routing_path(raw: &[u8], needs_norm: bool) -> Option<Cow<'_, str>> {
+pub(in crate::conn) fn routing_path(raw: &[u8], needs_norm: bool) -> Option<Cow<'_, str>> {
     if !needs_norm {
         if let Ok(p) = std::str::from_utf8(raw) {
             return Some(Cow::Borrowed(p));
@@ -337,7 +337,7 @@ impl HttpShard {
 /// over `https://` (RFC 9110 §15.4.9: the method and body are kept). A
 /// request without a usable `Host` gets 400; a target that is not a path
 /// (`*`, absolute-form) is sent to `/`.
-fn https_redirect(head: &RequestHead, buf: &[u8], port: u16) -> Response {
+pub(in crate::conn) fn https_redirect(head: &RequestHead, buf: &[u8], port: u16) -> Response {
     let host = head.header(buf, b"host").unwrap_or_default();
     let name = match host.iter().rposition(|&b| b == b':') {
         Some(i) if !host.ends_with(b"]") => &host[..i],

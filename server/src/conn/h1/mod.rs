@@ -52,7 +52,7 @@ use crate::request::OwnedRequest;
 use crate::response::Response;
 use crate::task::TaskGuard;
 
-mod dispatch;
+pub(super) mod dispatch;
 mod output;
 mod site;
 mod tasks;
@@ -177,6 +177,12 @@ impl H1 {
         matches!(self.reading, Reading::Idle) && self.pipeline.is_none() && !self.is_streaming()
     }
 
+    /// Nothing read or answered yet: the connection may still turn out to
+    /// be HTTP/2 (its preface is sniffed, see `crate::conn::h2`).
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.served == 0 && matches!(self.reading, Reading::Idle) && self.pipeline.is_none()
+    }
+
     /// No more requests will be read.
     fn stop_reading(&mut self) {
         self.reading = Reading::Done;
@@ -190,10 +196,10 @@ pub(crate) struct TimeoutsMs {
     /// TLS connections: from accept to the first byte of a request.
     pub(crate) tls_handshake: u64,
     body: u64,
-    handler: u64,
-    keep_alive: u64,
+    pub(crate) handler: u64,
+    pub(crate) keep_alive: u64,
     /// Output is still queued: the write timeout, or the idle one if shorter.
-    write_or_idle: u64,
+    pub(crate) write_or_idle: u64,
 }
 
 /// HTTP/1's per-shard state.
@@ -235,6 +241,11 @@ impl ShardH1 {
             return;
         }
         self.update_date(now_ms);
+    }
+
+    /// The cached `Date` value (refreshed by [`ShardH1::refresh_date`]).
+    pub(crate) fn date(&self) -> &[u8] {
+        self.date.as_bytes()
     }
 
     #[cold]
@@ -312,7 +323,7 @@ impl HttpShard {
             Msg::Response(seq, resp) => self.resolve(conn, cx, seq, resp),
             Msg::StreamChunk(chunk) => self.stream_chunk(conn, cx, chunk),
             Msg::StreamEnd(chunks) => self.stream_end(conn, cx, chunks),
-            Msg::Ws(_) | Msg::Wake(_) => {}
+            Msg::Ws(_) | Msg::Wake(_) | Msg::H2Chunk(..) | Msg::H2End(..) => {}
         }
         self.rearm(conn, cx);
     }
