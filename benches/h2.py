@@ -174,7 +174,9 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     tmp = tempfile.mkdtemp(prefix="weir-h2-bench-")
-    os.chmod(tmp, 0o755)  # nginx's and h2o's workers may run as another user
+    # nginx's and h2o's workers drop to another user: they must read the
+    # files, and h2o writes its pid file here.
+    os.chmod(tmp, 0o777)
     cert, key, root = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem"), os.path.join(tmp, "www")
     os.makedirs(root)
     with open(os.path.join(root, "1m.bin"), "wb") as f:
