@@ -115,13 +115,39 @@ fn serve() -> H2Server {
             }),
         )
         .get("/cookie", |r| Response::text(r.header_str("cookie").unwrap_or("").to_owned()))
+        // Every other way of answering, each served over HTTP/2 too.
+        .route(
+            "GET",
+            "/deferred",
+            weir::deferred(|_, responder| {
+                std::thread::spawn(move || responder.respond(Response::text("later")));
+            }),
+        )
+        .route(
+            "GET",
+            "/async",
+            weir::async_handler(|_| async {
+                weir::task::sleep(Duration::from_millis(5)).await;
+                Response::text("awaited")
+            }),
+        )
+        .get("/stream", |_| {
+            Response::stream("text/plain", |mut sink| {
+                for i in 0..50 {
+                    let _ = sink.send(format!("chunk {i}\n"));
+                }
+            })
+        })
         .static_dir("/files", &site);
+    let stats = Arc::new(weir::StatsRegistry::new(1));
+    let app = weir::Builtins { stats: true, ..weir::Builtins::none() }.install(app, stats.clone());
     let mut settings = TlsSettings::new(vec![self_signed(&dir)]);
     settings.alpn = ALPN_H2_HTTP1;
     let acceptor = Arc::new(TlsAcceptor::new(settings).unwrap());
     let config = ServerConfig { http2: Some(weir::h2::Config::default()), ..ServerConfig::default() };
     let server = Server::builder(app)
         .shards(1)
+        .stats(stats)
         .config(config)
         .listen("127.0.0.1:0".parse().unwrap())
         .listen_tls("127.0.0.1:0".parse().unwrap(), acceptor)
@@ -557,4 +583,35 @@ fn shutdown_sends_goaway_in_two_phases_and_open_streams_finish() {
         frames.iter().filter(|f| f.0 == kind::DATA && f.2 == 1).flat_map(|f| f.3.clone()).collect();
     assert_eq!(body, b"slow", "the open stream finished");
     let _ = server.join();
+}
+
+#[test]
+fn deferred_async_streamed_and_multi_range_answers_over_h2() {
+    let s = serve();
+    let h2c = format!("http://{}", s.plain);
+    let h2 = format!("https://{}", s.tls);
+    for (base, flag) in [(&h2c, "--http2-prior-knowledge"), (&h2, "--http2")] {
+        let (meta, body) = curl(&[flag, &format!("{base}/deferred")]);
+        assert_eq!((meta.as_str(), body.as_slice()), ("2 200", &b"later"[..]));
+        let (meta, body) = curl(&[flag, &format!("{base}/async")]);
+        assert_eq!((meta.as_str(), body.as_slice()), ("2 200", &b"awaited"[..]));
+        let (meta, body) = curl(&[flag, &format!("{base}/stream")]);
+        assert_eq!(meta, "2 200");
+        let want: String = (0..50).map(|i| format!("chunk {i}\n")).collect();
+        assert_eq!(String::from_utf8(body).unwrap(), want);
+        // Two ranges: a multipart/byteranges body (parts) over HTTP/2.
+        let (meta, body) = curl(&[flag, "-r", "0-9,100-109", &format!("{base}/files/big.bin")]);
+        assert_eq!(meta, "2 206");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("Content-Range: bytes 0-9/") && text.contains("Content-Range: bytes 100-109/"),
+            "{text}"
+        );
+    }
+    // /stats shows the TLS listener and HTTP/2 counters.
+    let (meta, body) = curl(&["--http2", &format!("{h2}/stats")]);
+    assert_eq!(meta, "2 200");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["tls"][0]["handshakes"]["full"].as_u64().unwrap() >= 5, "{v}");
+    assert!(v.get("http2").is_some(), "{v}");
 }
