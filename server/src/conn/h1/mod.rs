@@ -148,6 +148,8 @@ pub(crate) struct H1 {
     /// Bytes queued when the write deadline last passed: a stall is a
     /// whole write timeout with no byte leaving, not a long transfer.
     write_mark: u32,
+    /// The client's address, once a configuration file's rule asked for it.
+    pub(super) peer: Option<std::net::IpAddr>,
 }
 
 impl H1 {
@@ -160,6 +162,7 @@ impl H1 {
             served: 0,
             nodelay: false,
             write_mark: 0,
+            peer: None,
         }
     }
 

@@ -77,7 +77,15 @@ impl HttpShard {
             return self.fail(conn, cx, 400);
         };
         let header = |name: &str| head.header(buf, name.as_bytes());
-        let peer = || cx.peer_addr().ok().map(|a| a.ip());
+        // The client's address, asked of the kernel (`getpeername`) at
+        // most once per connection, and only if a rule needs it.
+        let known = std::cell::Cell::new(conn.peer);
+        let peer = || {
+            if known.get().is_none() {
+                known.set(cx.peer_addr().ok().map(|a| a.ip()));
+            }
+            known.get()
+        };
         let inbound = Inbound {
             listener: listener_index(cx.tag()),
             host: head.header(buf, b"host"),
@@ -89,20 +97,26 @@ impl HttpShard {
             now_ns: rate::now_ns(),
         };
         let decision = site.decide(&inbound);
+        conn.peer = known.get();
         let path: &str = decision.path.as_deref().unwrap_or(&path);
         let query = match &decision.query {
             Some(q) => q.as_deref(),
             None => query,
         };
-        let mut rules: Vec<Arc<dyn Middleware>> = Vec::with_capacity(decision.rules.len() + 1);
-        if let Some(server) = &site.server_rules {
-            rules.push(server.clone());
-        }
-        rules.extend(decision.rules.iter().cloned());
+        // The server's rules, then the host's and location's: a new list
+        // only when there are server rules to put in front.
+        let with_server: Vec<Arc<dyn Middleware>>;
+        let rules: &[Arc<dyn Middleware>] = match &site.server_rules {
+            None => &decision.rules,
+            Some(server) => {
+                with_server = std::iter::once(server.clone()).chain(decision.rules.iter().cloned()).collect();
+                &with_server
+            }
+        };
         let req = Request { buf, head, path, query, params: Params::EMPTY, body };
         if let Some(max) = decision.max_body {
             if body.len() as u64 > max {
-                let resp = run_chain(&rules, &req, || Response::error(413).with_close());
+                let resp = run_chain(rules, &req, || Response::error(413).with_close());
                 conn.stop_reading();
                 return self.complete(conn, cx, resp, meta);
             }
@@ -115,8 +129,8 @@ impl HttpShard {
                 }
                 return;
             }
-            Then::Respond(resp) => run_chain(&rules, &req, || resp),
-            Then::Files(files, mount) => run_chain(&rules, &req, || files.serve(&req, mount)),
+            Then::Respond(resp) => run_chain(rules, &req, || resp),
+            Then::Files(files, mount) => run_chain(rules, &req, || files.serve(&req, mount)),
             Then::App => {
                 let shared = self.shared.clone();
                 let app = &shared.app;
@@ -127,7 +141,7 @@ impl HttpShard {
                         return self.complete(conn, cx, resp, meta);
                     }
                 }
-                return self.run_app(conn, cx, app, &req, None, meta, &rules);
+                return self.run_app(conn, cx, app, &req, None, meta, rules);
             }
         };
         self.complete(conn, cx, resp, meta);
