@@ -105,6 +105,9 @@ pub(crate) struct VHost {
     prefixes: Vec<(String, bool, usize)>,
     /// (regex, location), in file order.
     regexes: Vec<(Regex, usize)>,
+    /// The same regexes as one set: a path is scanned once to learn which
+    /// match, instead of once per regex (`None` while there are none).
+    regex_set: Option<regex::RegexSet>,
     /// The host's own directory, for paths no location matches.
     root: Option<Arc<StaticFiles>>,
     headers: Option<Arc<HeaderRules>>,
@@ -384,7 +387,11 @@ impl VHost {
         if let Some((_, true, i)) = longest {
             return Some((*i, Vec::new()));
         }
-        for (re, i) in &self.regexes {
+        let first = match &self.regex_set {
+            Some(set) => set.matches(path).iter().next(),
+            None => (0..self.regexes.len()).find(|&k| self.regexes[k].0.is_match(path)),
+        };
+        if let Some((re, i)) = first.and_then(|k| self.regexes.get(k)) {
             if let Some(c) = re.captures(path) {
                 let caps =
                     c.iter().skip(1).map(|m| m.map_or(String::new(), |m| m.as_str().to_string())).collect();
@@ -705,6 +712,7 @@ impl SiteBuilder {
             exact: HashMap::new(),
             prefixes: Vec::new(),
             regexes: Vec::new(),
+            regex_set: None,
             root: spec.root,
             headers: spec.headers,
             rate: spec.rate,
@@ -729,6 +737,11 @@ impl SiteBuilder {
         }
         // Longest first; equal lengths keep file order (stable sort).
         host.prefixes.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
+        if !host.regexes.is_empty() {
+            // Each pattern compiled alone already, so the set compiles too;
+            // if it did not, the regexes are simply tried one by one.
+            host.regex_set = regex::RegexSet::new(host.regexes.iter().map(|(re, _)| re.as_str())).ok();
+        }
         self.site.hosts.push(host);
     }
 
