@@ -680,8 +680,10 @@ fn the_access_log_is_written_off_the_shard_and_flushed_on_shutdown() {
         .get("/a", |_| Response::text("a"));
     let mut srv = TestServer::with_config(app, ServerConfig::default(), 2);
     let mut c = srv.connect();
-    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(c.read(false).text(), "a");
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n\r\n");
+    let first = c.read(false);
+    assert_eq!(first.text(), "a");
+    let sent_id = first.header("x-request-id").expect("the response names its request id").to_owned();
     // A quiet shard's line is written by the logger's periodic sweep.
     let end = std::time::Instant::now() + Duration::from_secs(10);
     while sink.lines().is_empty() && std::time::Instant::now() < end {
@@ -689,7 +691,17 @@ fn the_access_log_is_written_off_the_shard_and_flushed_on_shutdown() {
     }
     let lines = sink.lines();
     assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0], serde_json::json!({"method": "GET", "path": "/a", "status": 200, "bytes": 1}));
+    let line = &lines[0];
+    assert_eq!(
+        (&line["method"], &line["path"], &line["status"], &line["bytes"], &line["host"], &line["user_agent"]),
+        (&"GET".into(), &"/a".into(), &200.into(), &1.into(), &"x".into(), &"t/1".into())
+    );
+    // The id in the line is the one the client got: 16 hex digits.
+    assert_eq!(line["request_id"], sent_id.as_str());
+    assert!(sent_id.len() == 16 && sent_id.bytes().all(|b| b.is_ascii_hexdigit()), "{sent_id}");
+    // RFC 3339, UTC, seconds: 2026-11-29T14:03:59Z.
+    let time = line["time"].as_str().unwrap();
+    assert!(time.len() == 20 && time.ends_with('Z') && &time[4..5] == "-" && &time[10..11] == "T", "{time}");
     // Many more, then a stop: every line is there once the server has joined.
     let mut batch = Vec::new();
     for _ in 0..200 {
@@ -706,6 +718,24 @@ fn the_access_log_is_written_off_the_shard_and_flushed_on_shutdown() {
     let lines = sink.lines();
     assert_eq!(lines.len(), 401);
     assert_eq!(lines.iter().filter(|l| l["status"] == 404).count(), 200);
+    // Every request got its own id.
+    let ids: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l["request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 401);
+}
+
+#[test]
+fn a_trusted_request_id_is_kept_and_a_malformed_one_replaced() {
+    let sink = SharedSink::default();
+    let log = weir::middleware::AccessLog::to_writer(sink.clone()).unwrap().trust_request_id(true);
+    let app = App::new().middleware(log).get("/a", |_| Response::text("a"));
+    let srv = TestServer::with_config(app, ServerConfig::default(), 1);
+    let mut c = srv.connect();
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc-123.Z_\r\n\r\n");
+    assert_eq!(c.read(false).header("x-request-id"), Some("abc-123.Z_"));
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Request-Id: has space\r\n\r\n");
+    let made = c.read(false).header("x-request-id").unwrap().to_owned();
+    assert!(made.len() == 16 && made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
 }
 
 #[test]

@@ -245,6 +245,77 @@ impl Middleware for BearerAuth {
 #[derive(Debug, Clone)]
 pub struct AccessLog {
     logger: Logger,
+    trust_request_id: bool,
+}
+
+/// The request id of a response: the client's `X-Request-Id` when trusted
+/// and well formed (1 to 64 of `A-Z a-z 0-9 . _ -`), else one made here:
+/// 8 hex digits fixed per process (random) and 8 counting per thread,
+/// unique without a shared counter on the request path.
+fn request_id(req: &Request<'_>, trust: bool) -> String {
+    if trust {
+        if let Some(id) = req.header("x-request-id").filter(|v| {
+            (1..=64).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+        }) {
+            return String::from_utf8_lossy(id).into_owned();
+        }
+    }
+    static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    thread_local! {
+        static NEXT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        static THREAD: u32 = {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            h.finish() as u32
+        };
+    }
+    let process = *PROCESS.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish() as u32
+    });
+    let n = NEXT.get();
+    NEXT.set(n.wrapping_add(1));
+    let thread = THREAD.with(|t| *t);
+    format!("{process:08x}{:08x}", thread.wrapping_add(n))
+}
+
+/// Now as RFC 3339 UTC with seconds (`2026-11-29T14:03:59Z`), formatted
+/// once per second per thread.
+fn log_time() -> String {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            let days = secs / 86_400;
+            let rem = secs % 86_400;
+            let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+            *c = (
+                secs,
+                format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60),
+            );
+        }
+        c.1.clone()
+    })
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 impl AccessLog {
@@ -263,7 +334,19 @@ impl AccessLog {
     ///
     /// The logger thread could not be started.
     pub fn to_writer(out: impl Write + Send + 'static) -> std::io::Result<AccessLog> {
-        Ok(AccessLog { logger: Logger::new("weir-access-log", Box::new(out), LogConfig::default())? })
+        Ok(AccessLog {
+            logger: Logger::new("weir-access-log", Box::new(out), LogConfig::default())?,
+            trust_request_id: false,
+        })
+    }
+
+    /// Takes the client's `X-Request-Id` (when well formed) instead of
+    /// making one: for a server behind a proxy that sets it. Off by default:
+    /// a client could otherwise choose the ids in the log.
+    #[must_use]
+    pub fn trust_request_id(mut self, trust: bool) -> AccessLog {
+        self.trust_request_id = trust;
+        self
     }
 
     /// Lines dropped so far because the writer could not keep up.
@@ -275,20 +358,39 @@ impl AccessLog {
 /// One access-log line.
 #[derive(serde::Serialize)]
 struct AccessLine<'a> {
+    time: String,
     method: &'a str,
     path: &'a str,
     status: u16,
     /// `null` for a streamed body.
     bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    request_id: &'a str,
 }
 
 impl Middleware for AccessLog {
     fn after(&self, req: &Request<'_>, resp: &mut Response) {
+        // The id goes back to the client too, so a report can name the line.
+        let id = match resp.header("x-request-id") {
+            Some(v) => String::from_utf8_lossy(v).into_owned(),
+            None => {
+                let id = request_id(req, self.trust_request_id);
+                resp.add_header("X-Request-Id", id.clone());
+                id
+            }
+        };
         let line = AccessLine {
+            time: log_time(),
             method: req.method_str(),
             path: req.path(),
             status: resp.status(),
             bytes: resp.body().len(),
+            host: req.header_str("host"),
+            user_agent: req.header_str("user-agent"),
+            request_id: &id,
         };
         // Serialising plain fields into a Vec cannot fail.
         self.logger.write_line(|out| {
@@ -323,4 +425,18 @@ where
         }
     }
     After(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn days_become_calendar_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(59), (1970, 3, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(19_716), (2023, 12, 25));
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
+    }
 }
