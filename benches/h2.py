@@ -88,39 +88,6 @@ hosts:
 """
 
 
-def wait_port(port):
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"no server on {port}")
-
-
-class Srv:
-    def __init__(self, name, cmd, port, plain, measured=None):
-        self.name, self.port, self.plain = name, port, plain
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(port)
-        self.pid = measured(self.proc.pid) if measured else self.proc.pid
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-
-
-def measured(srv, fn):
-    """Runs fn() (which returns operations done) and returns (ops, cpu_us)."""
-    before = suite.tree_cpu_ticks(srv.proc.pid)
-    ops = fn()
-    after = suite.tree_cpu_ticks(srv.proc.pid)
-    return ops, (after - before) * 1e6 / suite.CLK_TCK
-
 
 def h2load(url, conns, streams, secs):
     """Requests that succeeded in `secs` seconds of h2load, pinned to core 1."""
@@ -192,17 +159,17 @@ def main():
         if name == "weir":
             cmd = ["taskset", "-c", "0", WEIR, "--http2", "--tls", f"127.0.0.1:{port}", "--listen",
                    f"127.0.0.1:{plain}", "--cert", f"{cert},{key}", "--threads", "1", "--root", root]
-            return Srv(name, cmd, port, plain)
+            return suite.Running(name, cmd, port, plain=plain)
         if name == "nginx":
             conf = os.path.join(tmp, f"nginx-{port}.conf")
             with open(conf, "w") as f:
                 f.write(NGINX_H2.format(tmp=tmp, port=port, root=root, cert=cert, key=key))
             cmd = ["taskset", "-c", "0", "nginx", "-e", os.path.join(tmp, "nginx-error.log"), "-c", conf]
-            return Srv(name, cmd, port, None, suite.nginx_worker)
+            return suite.Running(name, cmd, port, worker_pid=suite.nginx_worker, plain=None)
         conf = os.path.join(tmp, f"h2o-{port}.conf")
         with open(conf, "w") as f:
             f.write(H2O_CONF.format(tmp=tmp, port=port, plain=plain, root=root, cert=cert, key=key))
-        return Srv(name, ["taskset", "-c", "0", "h2o", "-c", conf], port, plain)
+        return suite.Running(name, ["taskset", "-c", "0", "h2o", "-c", conf], port, plain=plain)
 
     d = a.duration
     tls = lambda s, p: f"https://127.0.0.1:{s.port}{p}"  # noqa: E731
@@ -221,7 +188,7 @@ def main():
                 continue
             srv = start(name)
             try:
-                ops, cpu = measured(srv, lambda: fn(srv))
+                ops, cpu = suite.cpu_during(srv, lambda: fn(srv))
             finally:
                 srv.stop()
             results.setdefault(wl, {})[name] = {"ops": ops, "per_s": ops / d, "cpu_us_per_op": cpu / max(ops, 1),

@@ -197,6 +197,41 @@ class Server:
                 self.proc.wait(timeout=5)
 
 
+class Running:
+    """A server started for one measurement (benches/tls.py, benches/h2.py):
+    started at once, ready when `ready(port)` returns (default: it accepts
+    TCP connections), `pid` the process whose CPU and memory count (nginx:
+    its worker), stopped by signalling only its own PID. Extra keyword
+    arguments become attributes (`plain=` for a second port)."""
+
+    def __init__(self, name, cmd, port, ready=None, worker_pid=None, **extra):
+        self.name, self.port = name, port
+        self.__dict__.update(extra)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if ready:
+            ready(port)
+        else:
+            wait_port(port, self.proc)
+        self.pid = worker_pid(self.proc.pid) if worker_pid else self.proc.pid
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def cpu_during(srv, fn):
+    """Runs fn() (which returns the operations it did) and returns
+    (operations, server CPU in µs over the call) for `srv`'s process tree."""
+    before = tree_cpu_ticks(srv.proc.pid)
+    ops = fn()
+    after = tree_cpu_ticks(srv.proc.pid)
+    return ops, (after - before) * 1e6 / CLK_TCK
+
+
 def nginx_worker(master_pid):
     for _ in range(50):
         try:

@@ -61,14 +61,6 @@ http {{
 """
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def wait_tls(port):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -82,29 +74,6 @@ def wait_tls(port):
             time.sleep(0.05)
     raise RuntimeError(f"no TLS server on {port}")
 
-
-class Srv:
-    def __init__(self, name, cmd, port, measured=None):
-        self.name, self.port = name, port
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_tls(port)
-        self.pid = measured(self.proc.pid) if measured else self.proc.pid
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-
-
-def measured(srv, fn):
-    """Runs fn() (which returns operations done) and returns (ops, cpu_us)."""
-    before = suite.tree_cpu_ticks(srv.proc.pid)
-    ops = fn()
-    after = suite.tree_cpu_ticks(srv.proc.pid)
-    return ops, (after - before) * 1e6 / suite.CLK_TCK
 
 
 def wrk(port, path, conns, secs):
@@ -177,16 +146,16 @@ def main():
                     "-addext", "subjectAltName=DNS:bench.test"], check=True, capture_output=True)
 
     def start(name):
-        port = free_port()
+        port = suite.free_port()
         if name == "weir":
             cmd = ["taskset", "-c", "0", WEIR, "--tls", f"127.0.0.1:{port}", "--cert", f"{cert},{key}",
                    "--threads", "1", "--root", root]
-            return Srv(name, cmd, port)
+            return suite.Running(name, cmd, port, ready=wait_tls)
         conf = os.path.join(tmp, f"nginx-{port}.conf")
         with open(conf, "w") as f:
             f.write(NGINX_TLS.format(tmp=tmp, port=port, root=root, cert=cert, key=key))
         cmd = ["taskset", "-c", "0", "nginx", "-e", os.path.join(tmp, "nginx-error.log"), "-c", conf]
-        return Srv(name, cmd, port, suite.nginx_worker)
+        return suite.Running(name, cmd, port, ready=wait_tls, worker_pid=suite.nginx_worker)
 
     d = a.duration
     workloads = [
@@ -200,7 +169,7 @@ def main():
         for name in ("weir", "nginx"):
             srv = start(name)
             try:
-                ops, cpu = measured(srv, lambda: fn(srv))
+                ops, cpu = suite.cpu_during(srv, lambda: fn(srv))
             finally:
                 srv.stop()
             results.setdefault(wl, {})[name] = {"ops": ops, "per_s": ops / d, "cpu_us_per_op": cpu / max(ops, 1),
