@@ -8,7 +8,7 @@
 //! * [`attach_socket`] — `SSL_set_fd`: OpenSSL reads and writes the socket
 //!   itself through its own socket BIO, with no Rust callback per record
 //!   (the crate's `SslStream` would go through a callback BIO).
-//! * [`handshake`], [`read`], [`write`], [`shutdown`] — `SSL_do_handshake`,
+//! * [`handshake`], [`read`], [`write()`], [`shutdown`] — `SSL_do_handshake`,
 //!   `SSL_read_ex`, `SSL_write_ex`, `SSL_shutdown`, with `SSL_get_error`
 //!   folded into one [`Outcome`], and the thread's error queue drained on
 //!   every failure so a stale error never leaks into another connection's

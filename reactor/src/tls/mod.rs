@@ -1,4 +1,4 @@
-//! TLS 1.2 and 1.3 as a [`Transport`](crate::Transport), through OpenSSL
+//! TLS 1.2 and 1.3 as a [`Transport`], through OpenSSL
 //! (the `tls` feature, on by default).
 //!
 //! A listener gets TLS by carrying a [`TlsAcceptor`] as its transport
