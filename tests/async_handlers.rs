@@ -558,3 +558,76 @@ fn a_tokio_handler_runs_a_tokio_http_client_and_answers_in_order() {
     assert_eq!(read_response(&mut r).0, 500, "a panic on tokio is its request's 500");
     assert_eq!(read_response(&mut r).2, "inline");
 }
+
+/// A body read as it arrives: the handler sees the first chunk while the
+/// client still holds the rest back (so it cannot have been dispatched at
+/// the body's end), then every byte, chunked framing included; a body over
+/// the limit ends the stream with 413; a small body that came whole with
+/// its head arrives as one chunk.
+#[test]
+fn a_streamed_request_body_reaches_the_handler_as_it_arrives() {
+    let (first_tx, first_rx) = channel::<usize>();
+    let first_tx = Mutex::new(first_tx);
+    let app = App::new().route(
+        "POST",
+        "/upload",
+        weir::async_body_handler(move |_req, mut body| {
+            let first = first_tx.lock().unwrap().clone();
+            async move {
+                let (mut chunks, mut bytes) = (0, 0);
+                while let Some(chunk) = body.chunk().await {
+                    match chunk {
+                        Ok(c) => {
+                            if chunks == 0 {
+                                let _ = first.send(c.len());
+                            }
+                            chunks += 1;
+                            bytes += c.len();
+                        }
+                        Err(e) => return Response::text(format!("refused {}", e.status)),
+                    }
+                }
+                Response::text(format!("{bytes} bytes in {}", if chunks > 1 { "pieces" } else { "one" }))
+            }
+        }),
+    );
+    let config = ServerConfig {
+        limits: weir::Limits { max_body: 100_000, ..weir::Limits::default() },
+        ..ServerConfig::default()
+    };
+    let srv = TestServer::with_config(app, config, 1);
+
+    // Content-Length: the first 1,000 bytes, then wait for the handler to
+    // have seen them, then the rest.
+    let mut c = srv.connect();
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 50000\r\n\r\n");
+    c.send(&[b'a'; 1000]);
+    let seen = first_rx.recv_timeout(PATIENCE).expect("the handler saw the body before its end");
+    assert!(seen > 0 && seen <= 1000, "{seen}");
+    c.send(&[b'b'; 49_000]);
+    assert_eq!(c.read(false).text(), "50000 bytes in pieces");
+
+    // Chunked, on the same connection.
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    assert_eq!(first_rx.recv_timeout(PATIENCE).unwrap(), 5);
+    c.send(b"6\r\n world\r\n0\r\n\r\n");
+    assert_eq!(c.read(false).text(), "11 bytes in pieces");
+
+    // Whole with its head: one chunk.
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    assert_eq!(first_rx.recv_timeout(PATIENCE).unwrap(), 3);
+    assert_eq!(c.read(false).text(), "3 bytes in one");
+
+    // Over the limit: the stream ends with 413 (the handler's answer), then
+    // the server's own 413 closes the connection.
+    let mut big = srv.connect();
+    big.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    big.send(format!("{:x}\r\n", 60_000).as_bytes());
+    big.send(&[b'x'; 60_000]);
+    big.send(b"\r\n");
+    let _ = first_rx.recv_timeout(PATIENCE).unwrap();
+    big.send(format!("{:x}\r\n", 60_000).as_bytes());
+    big.send(&[b'y'; 60_000]);
+    assert_eq!(big.read(false).text(), "refused 413");
+    assert_eq!(big.read(false).status, 413);
+}

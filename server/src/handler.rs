@@ -48,6 +48,9 @@ pub enum Handler {
     Deferred(Arc<DeferredFn>),
     /// A future polled on the shard (see [`crate::task`]).
     Async(Arc<AsyncFn>),
+    /// As `Async`, dispatched when the head arrives, the body awaited as
+    /// it comes ([`async_body_handler`]).
+    AsyncBody(Arc<AsyncFn>),
 }
 
 impl std::fmt::Debug for Handler {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for Handler {
             Handler::Workers(_) => "Handler::Workers",
             Handler::Deferred(_) => "Handler::Deferred",
             Handler::Async(_) => "Handler::Async",
+            Handler::AsyncBody(_) => "Handler::AsyncBody",
         })
     }
 }
@@ -105,6 +109,37 @@ where
     Fut: Future<Output = Response> + 'static,
 {
     Handler::Async(Arc::new(move |req| Box::pin(f(req))))
+}
+
+/// An async handler that reads its request body as it arrives: dispatched
+/// as soon as the head is read, it awaits the body chunk by chunk through a
+/// [`BodyStream`](crate::task::BodyStream) (see `task::body`). The request
+/// it gets has an empty body.
+///
+/// ```no_run
+/// use weir_server::{async_body_handler, App, Response};
+///
+/// let app = App::new().route("POST", "/upload", async_body_handler(|_req, mut body| async move {
+///     let mut n = 0;
+///     while let Some(chunk) = body.chunk().await {
+///         match chunk {
+///             Ok(c) => n += c.len(),
+///             Err(e) => return Response::error(e.status),
+///         }
+///     }
+///     Response::text(format!("{n} bytes\n"))
+/// }));
+/// # let _ = app;
+/// ```
+pub fn async_body_handler<F, Fut>(f: F) -> Handler
+where
+    F: Fn(OwnedRequest, crate::task::BodyStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + 'static,
+{
+    Handler::AsyncBody(Arc::new(move |req| {
+        let body = crate::task::body::take_or_whole(&req);
+        Box::pin(f(req, body))
+    }))
 }
 
 /// A handler whose future runs on a tokio runtime (feature `tokio`), for

@@ -75,7 +75,7 @@ pub use builtins::Builtins;
 pub use config::ServerConfig;
 #[cfg(feature = "tokio")]
 pub use handler::tokio_handler;
-pub use handler::{async_handler, deferred, inline, workers, Handler, Responder};
+pub use handler::{async_body_handler, async_handler, deferred, inline, workers, Handler, Responder};
 pub use header::{HeaderName, HeaderValue};
 pub use middleware::Middleware;
 pub use request::{OwnedRequest, Params, Request};

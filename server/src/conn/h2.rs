@@ -383,7 +383,7 @@ impl HttpShard {
                 h2.streams.push(H2Stream { id, state: State::Waiting { is_head, after, task: None } });
                 f(&req, Responder::new(ConnAddr { shard: cx.handle(), token: cx.token() }, id));
             }
-            Handler::Async(f) => {
+            Handler::Async(f) | Handler::AsyncBody(f) => {
                 for (i, m) in route.chain.iter().enumerate() {
                     if let Some(mut resp) = m.before(&req) {
                         run_after(&route.chain[..=i], &req, &mut resp);

@@ -70,11 +70,13 @@
 //! | [`spawn_blocking`] | `blocking` | a worker-pool job; its result wakes the task through the inbox |
 //! | [`client::Fetch`] (an HTTP/1.1 request to an upstream) | `client` | an outbound connection on this shard (`ShardCtx::connect`), parsed with weir-http's strict rules |
 //! | [`publish`] (pub/sub with backpressure) | `publish` | retried on the timer heap while a shard's inbox is full |
+//! | [`BodyStream::chunk`] (the request body as it arrives) | `body` | the connection's reads: each decoded piece wakes the task |
 //! | any other future that only needs a `Waker` | | its own |
 //!
-//! A streamed request body is not offered: weir reads a whole body (up to
-//! `Limits::max_body`) before dispatching any handler, so the body is
-//! already in the [`OwnedRequest`](crate::OwnedRequest).
+//! An [`async_handler`](crate::async_handler) gets its body whole in the
+//! [`OwnedRequest`](crate::OwnedRequest) (read up to `Limits::max_body`
+//! before dispatch); an [`async_body_handler`](crate::async_body_handler)
+//! is dispatched at the head and awaits the body through a [`BodyStream`].
 //!
 //! Futures that need tokio (database drivers, `reqwest`) cannot run here:
 //! the `tokio` feature's `tokio_handler` runs them
@@ -96,6 +98,7 @@ use crate::response::Response;
 use crate::ws::PubSub;
 
 mod blocking;
+pub(crate) mod body;
 pub mod client;
 mod publish;
 mod sleep;
@@ -103,6 +106,7 @@ mod sleep;
 mod tokio_bridge;
 
 pub use blocking::{spawn_blocking, Blocking, BlockingError};
+pub use body::{BodyError, BodyStream};
 pub use publish::{publish, PublishError};
 pub use sleep::{sleep, yield_now, Sleep, YieldNow};
 #[cfg(feature = "tokio")]

@@ -137,6 +137,18 @@ impl HttpShard {
         }
     }
 
+    /// True if `head` goes to a route that reads its body as it arrives
+    /// ([`Handler::AsyncBody`]): dispatched at the head, not at the body's end.
+    pub(super) fn streams_body(&self, head: &RequestHead, buf: &[u8]) -> bool {
+        if self.shared.site.is_some() {
+            return false; // a site decides per location: whole bodies there
+        }
+        let Routed::Path { raw, needs_norm, .. } = route_target(head, buf) else { return false };
+        let Some(path) = routing_path(raw, needs_norm) else { return false };
+        matches!(self.shared.app.router.lookup(head.method_bytes(buf), &path),
+            Ok(m) if matches!(m.value.handler, Handler::AsyncBody(_)))
+    }
+
     /// Runs a complete request: routes it and answers (or starts answering).
     pub(super) fn dispatch(
         &mut self,
@@ -299,7 +311,7 @@ impl HttpShard {
                 let seq = self.push_waiting(conn, meta, after);
                 f(&req, Responder::new(ConnAddr { shard: cx.handle(), token: cx.token() }, seq));
             }
-            Handler::Async(f) => self.dispatch_async(conn, cx, &req, route, f, meta),
+            Handler::Async(f) | Handler::AsyncBody(f) => self.dispatch_async(conn, cx, &req, route, f, meta),
         }
     }
 

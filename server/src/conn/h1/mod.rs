@@ -128,6 +128,22 @@ pub(crate) struct BodyState {
     head: RequestHead,
     decoder: BodyDecoder,
     body: Vec<u8>,
+    /// Body bytes decoded so far (the size limit counts these).
+    decoder_seen: u64,
+    /// Where the body goes: collected for a dispatch at its end, or
+    /// streamed to a handler dispatched at the head (`task::body`).
+    sink: BodySink,
+}
+
+/// Where a body being read goes.
+enum BodySink {
+    /// Into `BodyState::body`; the request is dispatched at the end.
+    Collect,
+    /// To an async handler already running.
+    Stream(crate::task::body::BodyFeed),
+    /// Nowhere: the request was answered at its head without reading it
+    /// (a middleware's answer); the body is read past, within the limits.
+    Discard,
 }
 
 /// One connection's HTTP/1 state.
@@ -439,11 +455,25 @@ impl HttpShard {
                     }
                 }
                 let decoder = BodyDecoder::new(framing, &self.shared.config.limits);
+                let mut sink = BodySink::Collect;
+                if self.streams_body(head, &input[..head_len]) {
+                    // Dispatched now; the body follows through the feed.
+                    let (stream, feed) = crate::task::body::BodyStream::open();
+                    crate::task::body::offer(stream);
+                    self.dispatch(conn, cx, &input[..head_len], head, &[]);
+                    sink =
+                        if crate::task::body::taken() { BodySink::Stream(feed) } else { BodySink::Discard };
+                    if matches!(conn.reading, Reading::Done) {
+                        return input.len();
+                    }
+                }
                 conn.reading = Reading::Body(Box::new(BodyState {
                     head_buf: input[..head_len].to_vec(),
                     head: head.clone(),
                     decoder,
                     body: Vec::new(),
+                    decoder_seen: 0,
+                    sink,
                 }));
                 head_len
             }
@@ -461,16 +491,29 @@ impl HttpShard {
         loop {
             match state.decoder.decode(&input[pos..]) {
                 Err(e) => {
+                    if let BodySink::Stream(feed) = &state.sink {
+                        feed.fail(e.status());
+                    }
                     self.fail(conn, cx, e.status());
                     return None;
                 }
                 Ok((n, Decoded::Data(range))) => {
                     let piece = &input[pos..][range];
-                    if (state.body.len() + piece.len()) as u64 > max_body {
+                    // `body` counts what went by for every sink: the limit
+                    // holds whether the body is collected or streamed.
+                    if state.decoder_seen + piece.len() as u64 > max_body {
+                        if let BodySink::Stream(feed) = &state.sink {
+                            feed.fail(413);
+                        }
                         self.fail(conn, cx, 413);
                         return None;
                     }
-                    state.body.extend_from_slice(piece);
+                    state.decoder_seen += piece.len() as u64;
+                    match &state.sink {
+                        BodySink::Collect => state.body.extend_from_slice(piece),
+                        BodySink::Stream(feed) => feed.push(piece),
+                        BodySink::Discard => {}
+                    }
                     pos += n;
                 }
                 Ok((n, Decoded::NeedMore)) => return Some(pos + n),
@@ -479,7 +522,12 @@ impl HttpShard {
                     let Reading::Body(state) = mem::replace(&mut conn.reading, Reading::Idle) else {
                         unreachable!("still reading the body")
                     };
-                    self.dispatch(conn, cx, &state.head_buf, &state.head, &state.body);
+                    let BodyState { head_buf, head, body, sink, .. } = *state;
+                    match sink {
+                        BodySink::Collect => self.dispatch(conn, cx, &head_buf, &head, &body),
+                        BodySink::Stream(feed) => feed.finish(),
+                        BodySink::Discard => {}
+                    }
                     return Some(pos);
                 }
             }
