@@ -112,15 +112,7 @@ def idle(srv, n):
         s.sendall(hello)
         s.recv(4096)  # the server's SETTINGS
         return s
-    warm = [one() for _ in range(16)]
-    time.sleep(0.5)
-    before = suite.rss_kib(srv.pid) * 1024
-    held = [one() for _ in range(n)]
-    time.sleep(1.0)
-    after = suite.rss_kib(srv.pid) * 1024
-    for s in held + warm:
-        s.close()
-    return (after - before) / n
+    return suite.rss_per_connection(srv.pid, one, n)
 
 
 def main():

@@ -232,6 +232,21 @@ def cpu_during(srv, fn):
     return ops, (after - before) * 1e6 / CLK_TCK
 
 
+def rss_per_connection(pid, open_one, n):
+    """Bytes of `pid`'s RSS per connection: 16 opened first (so lazily
+    built state exists), then `n` more, each by `open_one()` (which
+    completes one exchange and returns the socket), held while RSS is read."""
+    warm = [open_one() for _ in range(16)]
+    time.sleep(0.5)
+    before = rss_kib(pid) * 1024
+    held = [open_one() for _ in range(n)]
+    time.sleep(1.0)
+    after = rss_kib(pid) * 1024
+    for s in held + warm:
+        s.close()
+    return (after - before) / n
+
+
 def nginx_worker(master_pid):
     for _ in range(50):
         try:

@@ -111,15 +111,7 @@ def idle(srv, n):
         while b"pong" not in got:
             got += s.recv(4096)
         return s
-    warm = [one() for _ in range(16)]
-    time.sleep(0.5)
-    before = suite.rss_kib(srv.pid) * 1024
-    held = [one() for _ in range(n)]
-    time.sleep(1.0)
-    after = suite.rss_kib(srv.pid) * 1024
-    for s in held + warm:
-        s.close()
-    return (after - before) / n
+    return suite.rss_per_connection(srv.pid, one, n)
 
 
 def main():
